@@ -1,0 +1,8 @@
+"""HTTP routes served by Django; /healthz, /readyz and /ws/ are routed in murror.asgi."""
+
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,1 @@
+"""Murror realtime: rooms over WebSockets, shared by every pod through Redis."""

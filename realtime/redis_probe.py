@@ -1,0 +1,87 @@
+"""Real round trips to Redis: the clients a pod starts with, and one message through the layer.
+
+Shared by the pod's start-up and by `manage.py check_redis`; every step raises RedisUnavailable
+with the classified problem, so callers never see a raw redis-py error (or a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
+from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio.client import PubSub
+
+from realtime.redis_errors import RedisUnavailable, redis_problem_classify
+from realtime.redis_url import RedisTarget
+
+
+def redis_client(target: RedisTarget, timeout: float) -> Redis:
+    pool = ConnectionPool(
+        **target.connection_kwargs(), socket_connect_timeout=timeout, socket_timeout=timeout
+    )
+    return Redis(connection_pool=pool)
+
+
+@asynccontextmanager
+async def redis_classified(target: RedisTarget) -> AsyncIterator[None]:
+    """Re-raise any failure inside as RedisUnavailable with SPEC.md's error text."""
+    try:
+        yield
+    except RedisUnavailable:
+        raise
+    except Exception as error:
+        raise RedisUnavailable(redis_problem_classify(error, target)) from None
+
+
+@asynccontextmanager
+async def redis_connected(target: RedisTarget, timeout: float) -> AsyncIterator[Redis]:
+    """A client that has answered PING: connected and authenticated."""
+    client = redis_client(target, timeout)
+    try:
+        async with redis_classified(target), asyncio.timeout(timeout):
+            await client.ping()
+        yield client
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator[PubSub]:
+    """A pub/sub connection whose SUBSCRIBE Redis has confirmed."""
+    client = redis_client(target, timeout)
+    pubsub = client.pubsub()
+    try:
+        async with redis_classified(target), asyncio.timeout(timeout):
+            await pubsub.subscribe(f"murror.probe.{uuid.uuid4().hex}")
+            while await pubsub.get_message(timeout=timeout) is None:
+                pass
+        yield pubsub
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def layer_roundtrip(target: RedisTarget, timeout: float) -> float:
+    """Send to a group from one instance of the configured layer, receive on another; seconds."""
+    sender = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    receiver = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    group = f"murror.probe.{uuid.uuid4().hex}"
+    try:
+        async with redis_classified(target), asyncio.timeout(timeout):
+            channel = await receiver.new_channel()
+            await receiver.group_add(group, channel)
+            started = time.perf_counter()
+            await sender.group_send(group, {"type": "probe"})
+            message: dict[str, Any] = await receiver.receive(channel)
+            if message.get("type") != "probe":
+                raise RuntimeError(f"expected the probe message back, got {message!r}")
+            return time.perf_counter() - started
+    finally:
+        await sender.flush()
+        await receiver.flush()
