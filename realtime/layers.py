@@ -8,6 +8,7 @@ from typing import Any
 
 from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from django.conf import settings
+from django.utils.module_loading import import_string
 
 from realtime.redis_errors import RedisProblem
 from realtime.redis_url import InvalidRedisUrl, RedisTarget, TlsOptions, redis_target_parse
@@ -41,6 +42,12 @@ def redis_layer(target: RedisTarget) -> dict[str, Any]:
             "CONFIG": {"hosts": [target.connection_kwargs()], "prefix": "murror"},
         }
     }
+
+
+def redis_layer_new(target: RedisTarget) -> Any:
+    """A fresh instance of the Redis layer exactly as `redis_layer` configures it."""
+    config = redis_layer(target)[DEFAULT_CHANNEL_LAYER]
+    return import_string(config["BACKEND"])(**config["CONFIG"])
 
 
 def channel_layers_for(redis_url: str, tls: TlsOptions) -> dict[str, Any]:

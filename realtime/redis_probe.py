@@ -13,10 +13,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from redis.asyncio import ConnectionPool, Redis
 from redis.asyncio.client import PubSub
 
+from realtime.layers import redis_layer_new
 from realtime.redis_errors import RedisUnavailable, redis_problem_classify
 from realtime.redis_url import RedisTarget
 
@@ -69,8 +69,7 @@ async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator
 
 async def layer_roundtrip(target: RedisTarget, timeout: float) -> float:
     """Send to a group from one instance of the configured layer, receive on another; seconds."""
-    sender = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
-    receiver = channel_layers.make_backend(DEFAULT_CHANNEL_LAYER)
+    sender, receiver = redis_layer_new(target), redis_layer_new(target)
     group = f"murror.probe.{uuid.uuid4().hex}"
     try:
         async with redis_classified(target), asyncio.timeout(timeout):

@@ -16,6 +16,8 @@ from redis.asyncio.connection import SSLConnection
 
 DEFAULT_PORT = 6379
 URL_FORM = "redis://[user][:password]@host[:port][/db], or rediss:// for TLS"
+# Only a scheme that looks like one is echoed back: text before "://" may be a pasted secret.
+_SCHEME = re.compile(r"[a-z][a-z+.-]{0,15}")
 _HOST = re.compile(r"^[A-Za-z0-9_.-]+$|^\[[0-9A-Fa-f:.]+\]$")
 
 
@@ -82,8 +84,8 @@ def redis_target_parse(url: str, tls: TlsOptions | None = None) -> RedisTarget:
     if not separator:
         raise InvalidRedisUrl(f"REDIS_URL is not a URL: expected {URL_FORM}")
     if scheme.lower() not in ("redis", "rediss"):
-        shown = scheme if _HOST.match(scheme) else "an unknown scheme"
-        raise InvalidRedisUrl(f"REDIS_URL must start with redis:// or rediss://, got {shown}://")
+        shown = f"{scheme}://" if _SCHEME.fullmatch(scheme) else "another scheme"
+        raise InvalidRedisUrl(f"REDIS_URL must start with redis:// or rediss://, got {shown}")
     # Split on the last "@" first, so that a password with an unescaped "/", "?" or "#"
     # stays in the credentials and never reaches an error message about the host or db.
     userinfo, at, location = rest.rpartition("@")

@@ -1,0 +1,183 @@
+"""Real servers for tests: redis-server and daphne processes on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+from urllib.parse import quote
+
+import redis
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
+    """Poll `check` until it returns something truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class RedisServer:
+    """A redis-server of the test's own, with a password, ACL users or TLS as asked."""
+
+    def __init__(self, workdir: Path, *, password: str | None = None, args: Sequence[str] = ()):
+        if shutil.which("redis-server") is None:
+            raise RuntimeError("redis-server is not installed: run bin/install-system-deps")
+        self.workdir = workdir
+        self.password = password
+        self.extra_args = list(args)
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def url(self, *, username: str = "", password: str | None = None, db: int | None = None) -> str:
+        secret = quote(self.password if password is None else password or "", safe="")
+        credentials = f"{username}:{secret}@" if secret else (f"{username}@" if username else "")
+        return f"redis://{credentials}127.0.0.1:{self.port}" + (f"/{db}" if db is not None else "")
+
+    def command(self) -> list[str]:
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
+        if self.password:
+            command += ["--requirepass", self.password]
+        return command + self.extra_args
+
+    def start(self) -> RedisServer:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = open(self.workdir / f"redis-{self.port}.log", "ab")  # noqa: SIM115
+        self.process = subprocess.Popen(self.command(), stdout=log, stderr=subprocess.STDOUT)
+        wait_for(self.answers_ping, 10, f"redis-server on port {self.port}")
+        return self
+
+    def client(self) -> redis.Redis:
+        return redis.Redis(port=self.port, password=self.password, socket_timeout=2, protocol=2)
+
+    def answers_ping(self) -> bool:
+        try:
+            with self.client() as client:
+                return bool(client.ping())
+        except redis.RedisError:
+            return False
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    restart = start
+
+
+class DaphnePod:
+    """One pod of the product: `daphne murror.asgi:application` in its own process."""
+
+    def __init__(self, workdir: Path, env: dict[str, str], name: str = "pod"):
+        self.workdir = workdir
+        self.name = name
+        self.port = free_port()
+        self.env = {**pod_base_env(workdir, name), **env}
+        self.log_path = workdir / f"{name}-{self.port}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> DaphnePod:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_path, "ab")  # noqa: SIM115
+        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        self.process = subprocess.Popen(
+            [*command, "murror.asgi:application"],
+            cwd=PROJECT_ROOT,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        return self
+
+    def wait_listening(self, timeout: float = 30) -> DaphnePod:
+        def listening_or_exited() -> bool:
+            return "Listening on TCP address" in self.log() or self.exit_code() is not None
+
+        wait_for(listening_or_exited, timeout, f"daphne pod {self.name} to listen")
+        if self.exit_code() is not None:
+            raise AssertionError(f"pod {self.name} exited early:\n{self.log()}")
+        return self
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def wait_for_log(self, text: str, timeout: float = 10) -> str:
+        return wait_for(lambda: text in self.log() and self.log(), timeout, f"{text!r} in log")
+
+    def exit_code(self) -> int | None:
+        return self.process.poll() if self.process else None
+
+    def wait_exit(self, timeout: float = 30) -> int:
+        assert self.process
+        return self.process.wait(timeout=timeout)
+
+    def http_get(self, path: str, host: str | None = None) -> tuple[int, str]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.port}{path}")
+        if host:
+            request.add_header("Host", host)
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return response.status, response.read().decode()
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode()
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws/"
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout=10)
+
+    def kill(self) -> None:
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+def pod_base_env(workdir: Path, name: str) -> dict[str, str]:
+    """A pod's environment: this machine's, minus anything a developer's shell or .env set."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("REDIS_", "REALTIME_", "DJANGO_"))
+        and key not in ("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "POD_NAME")
+    }
+    return env | {
+        "ENV_FILE": str(workdir / "no.env"),
+        "SECRET_KEY": "test-secret-key-not-for-production",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "POD_NAME": name,
+        "PYTHONUNBUFFERED": "1",
+        "REDIS_CONNECT_TIMEOUT": "2",
+    }
