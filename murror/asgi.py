@@ -10,6 +10,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from realtime.consumer import room_consumer  # noqa: E402
 from realtime.health import healthz, readyz  # noqa: E402
 from realtime.startup import pod_start  # noqa: E402
 
@@ -24,5 +25,6 @@ application = ProtocolTypeRouter(
                 re_path(r"", django_asgi_app),
             ]
         ),
+        "websocket": URLRouter([path("ws/", room_consumer)]),
     }
 )

@@ -1,0 +1,136 @@
+"""One WebSocket connection at /ws/: frames in, replies and room events out.
+
+A plain ASGI consumer rather than AsyncWebsocketConsumer, on purpose: that class subscribes
+every connection to its own channel-layer channel (one Redis SUBSCRIBE per socket with the
+pub/sub layer) and sends every frame through a thread pool to close stale database
+connections. A room connection needs neither: its pod receives room events for it (realtime.rooms)
+and it never touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
+from django.conf import settings
+
+from realtime.layers import layer_status
+from realtime.pod import pod_rooms
+from realtime.protocol import (
+    ClientMessage,
+    Emit,
+    ErrorCode,
+    Join,
+    Leave,
+    Members,
+    Ping,
+    ProtocolError,
+    frame_encode,
+    frame_parse,
+)
+from realtime.rate_limit import TokenBucket
+from realtime.rooms import PodRooms
+
+logger = logging.getLogger(__name__)
+
+
+class RoomConnection:
+    """The state of one client: its id, its rooms, its rate limit."""
+
+    def __init__(self, send: ASGISendCallable, rooms: PodRooms) -> None:
+        self.connection_id = uuid.uuid4().hex
+        self.send = send
+        self.pod = rooms
+        self.rooms: set[str] = set()
+        self.bucket = TokenBucket(settings.REALTIME_RATE, settings.REALTIME_BURST)
+
+    async def send_text(self, text: str) -> None:
+        await self.send({"type": "websocket.send", "text": text, "bytes": None})
+
+    async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
+        """Handle one client frame; a broken rule is answered, never raised."""
+        allowed = self.bucket.take()
+        try:
+            message = frame_parse(text, binary, settings.REALTIME_MAX_FRAME_BYTES)
+            if not allowed:
+                raise ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, message.id)
+            await self._handle(message)
+        except ProtocolError as error:
+            if not allowed and error.code is not ErrorCode.RATE_LIMITED:
+                error = ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, error.message_id)
+            await self.send_text(error.frame())
+        except Exception:
+            # A bug of ours must cost one reply, not the connection or the pod.
+            logger.exception("Internal error handling a frame on %s", self.connection_id)
+            await self.send_text(frame_encode(_INTERNAL_ERROR))
+
+    async def close(self) -> None:
+        for room in list(self.rooms):
+            await self.pod.leave(room, self)
+        self.rooms.clear()
+
+    async def _handle(self, message: ClientMessage) -> None:
+        reply: dict[str, Any]
+        match message:
+            case Join(room=room):
+                if room not in self.rooms and len(self.rooms) >= settings.REALTIME_MAX_ROOMS:
+                    raise ProtocolError(
+                        ErrorCode.TOO_MANY_ROOMS,
+                        f"a connection may be in at most {settings.REALTIME_MAX_ROOMS} rooms",
+                        message.id,
+                    )
+                self.rooms.add(room)
+                await self.pod.join(room, self)
+                reply = {"type": "joined", "room": room}
+            case Leave(room=room):
+                self.rooms.discard(room)
+                await self.pod.leave(room, self)
+                reply = {"type": "left", "room": room}
+            case Members(room=room):
+                reply = {"type": "members", "room": room, "count": await self.pod.count(room)}
+            case Emit(room=room):
+                if room not in self.rooms:
+                    raise ProtocolError(
+                        ErrorCode.NOT_IN_ROOM, f"join {room!r} before emitting to it", message.id
+                    )
+                await self.pod.emit(room, message.event, message.data, self, message.echo)
+                if message.id is None:
+                    return
+                reply = {"type": "ack"}
+            case Ping():
+                reply = {"type": "pong"}
+        await self.send_text(frame_encode(reply, message.id))
+
+
+_RATE_MESSAGE = "too many messages: slow down"
+_INTERNAL_ERROR = {"type": "error", "code": "internal_error", "message": "the server failed"}
+
+
+async def room_consumer(
+    scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> None:
+    """The ASGI application for /ws/."""
+    event = await receive()
+    if event["type"] != "websocket.connect":
+        return
+    rooms = await pod_rooms()
+    connection = RoomConnection(send, rooms)
+    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    welcome = {
+        "type": "welcome",
+        "connection_id": connection.connection_id,
+        "pod": settings.POD_NAME,
+        "layer": layer_status().name.value,
+    }
+    await connection.send_text(frame_encode(welcome))
+    try:
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.receive":
+                await connection.frame_receive(event.get("text"), event.get("bytes"))
+            elif event["type"] == "websocket.disconnect":
+                break
+    finally:
+        await connection.close()

@@ -1,0 +1,159 @@
+"""This pod's rooms, and the fan-out of room events to every pod.
+
+The design (README, "Fan-out"): a pod, not each connection, is the member of a room's group on
+the channel layer. A room event crosses Redis once per pod; the pod that receives it writes the
+same pre-encoded text to each local member's socket, with no per-member channel-layer message.
+Local members of the sender's pod get the event directly, so they still reach each other while
+Redis is away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import deque
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Protocol
+
+from channels.layers import BaseChannelLayer
+
+from realtime.membership import LocalMembership, RedisMembership
+from realtime.protocol import event_frame
+
+logger = logging.getLogger(__name__)
+
+ROOM_EVENT = "room.event"
+
+
+class Member(Protocol):
+    connection_id: str
+
+    async def send_text(self, text: str) -> None: ...
+
+
+def room_group(room: str) -> str:
+    """The channel-layer group of a room; `group_send(room_group(R), ...)` reaches its members."""
+    return f"room.{room}"
+
+
+class PodRooms:
+    """The rooms of this pod's connections, joined to the layer's groups on their behalf."""
+
+    def __init__(
+        self,
+        layer: BaseChannelLayer,
+        membership_for: Callable[[PodRooms], LocalMembership | RedisMembership],
+        pod_name: str,
+        inbox_size: int,
+    ) -> None:
+        self.layer = layer
+        self.pod_id = f"{pod_name}.{uuid.uuid4().hex[:8]}"
+        self.members: dict[str, dict[str, Member]] = {}
+        self.membership = membership_for(self)
+        self.channel = ""
+        # Bounded: when the pod cannot keep up, the oldest events are dropped and counted.
+        self.inbox: deque[dict[str, Any]] = deque(maxlen=inbox_size)
+        self.inbox_ready = asyncio.Event()
+        self.dropped = 0
+        self.forward_failures = 0
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def local_counts(self) -> Mapping[str, int]:
+        return {room: len(members) for room, members in self.members.items()}
+
+    async def start(self) -> None:
+        self.channel = await self.layer.new_channel("pod.")
+        self._tasks = [
+            asyncio.create_task(self._drain(), name="rooms-drain"),
+            asyncio.create_task(self._dispatch(), name="rooms-dispatch"),
+        ]
+        await self.membership.start()
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await self.membership.stop()
+
+    async def join(self, room: str, member: Member) -> None:
+        local = self.members.get(room)
+        if local is None:
+            local = self.members[room] = {}
+            await self._layer_call(self.layer.group_add, room)
+        local[member.connection_id] = member
+        await self._count_publish(room)
+
+    async def leave(self, room: str, member: Member) -> None:
+        local = self.members.get(room)
+        if local is None or local.pop(member.connection_id, None) is None:
+            return
+        if not local:
+            del self.members[room]
+            await self._layer_call(self.layer.group_discard, room)
+        await self._count_publish(room)
+
+    async def count(self, room: str) -> int:
+        try:
+            return await self.membership.room_count(room)
+        except Exception as error:
+            logger.warning("Counting members of %s failed (%s): local count only", room, error)
+            return len(self.members.get(room, ()))
+
+    async def emit(self, room: str, event: str, data: Any, sender: Member, echo: bool) -> None:
+        """Deliver to local members now, then once to the room's group for the other pods."""
+        text = event_frame(room, event, data, sender.connection_id)
+        skip = None if echo else sender.connection_id
+        await self.deliver(room, text, skip)
+        message = {"type": ROOM_EVENT, "room": room, "text": text, "origin": self.pod_id}
+        try:
+            await self.layer.group_send(room_group(room), message)
+        except Exception as error:
+            self.forward_failures += 1
+            logger.warning("Event for room %s reached this pod only: %s", room, error)
+
+    async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
+        for connection_id, member in list(self.members.get(room, {}).items()):
+            if connection_id != skip:
+                await member.send_text(text)
+
+    async def _drain(self) -> None:
+        """Move what the layer received into the bounded inbox, as fast as it arrives."""
+        while True:
+            message = await self.layer.receive(self.channel)
+            if len(self.inbox) == self.inbox.maxlen:
+                self.dropped += 1
+            self.inbox.append(message)
+            self.inbox_ready.set()
+
+    async def _dispatch(self) -> None:
+        while True:
+            await self.inbox_ready.wait()
+            while self.inbox:
+                try:
+                    await self._handle(self.inbox.popleft())
+                except Exception:
+                    logger.exception("Dropped a malformed room message")
+                # Let the drain task and the connections run between two room events.
+                await asyncio.sleep(0)
+            self.inbox_ready.clear()
+
+    async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") != ROOM_EVENT or message.get("origin") == self.pod_id:
+            return
+        room = message["room"]
+        text = message.get("text") or event_frame(
+            room, message["event"], message.get("data"), message.get("from")
+        )
+        await self.deliver(room, text)
+
+    async def _count_publish(self, room: str) -> None:
+        try:
+            await self.membership.room_count_set(room, len(self.members.get(room, ())))
+        except Exception as error:
+            logger.warning("Publishing the member count of %s failed: %s", room, error)
+
+    async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
+        try:
+            await method(room_group(room), self.channel)
+        except Exception as error:
+            logger.warning("Room %s is local to this pod for now: %s", room, error)
