@@ -47,7 +47,7 @@ class RoomConnection:
         self.bucket = TokenBucket(settings.REALTIME_RATE, settings.REALTIME_BURST)
 
     async def send_text(self, text: str) -> None:
-        await self.send({"type": "websocket.send", "text": text, "bytes": None})
+        await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
 
     async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
         """Handle one client frame; a broken rule is answered, never raised."""

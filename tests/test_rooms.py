@@ -1,0 +1,62 @@
+"""realtime.rooms: the pod's bounded inbox and its fan-out, on the in-memory layer."""
+
+from __future__ import annotations
+
+import asyncio
+
+from channels.layers import InMemoryChannelLayer
+
+from realtime.membership import LocalMembership
+from realtime.rooms import ROOM_EVENT, PodRooms, room_group
+
+
+class SlowMember:
+    """A member whose socket write blocks until released, like a server stuck on a send."""
+
+    connection_id = "slow"
+
+    def __init__(self) -> None:
+        self.received: list[str] = []
+        self.release = asyncio.Event()
+
+    async def send_text(self, text: str) -> None:
+        await self.release.wait()
+        self.received.append(text)
+
+
+async def test_inbox_is_bounded_and_counts_what_it_drops() -> None:
+    layer = InMemoryChannelLayer(capacity=1000)
+    rooms = PodRooms(layer, lambda pod: LocalMembership(pod.local_counts), "p", inbox_size=3)
+    await rooms.start()
+    member = SlowMember()
+    await rooms.join("r", member)
+    for number in range(10):
+        message = {"type": ROOM_EVENT, "room": "r", "text": str(number)}
+        await layer.group_send(room_group("r"), message)
+    async with asyncio.timeout(5):
+        while rooms.dropped < 6:  # 1 being written, 3 kept, 6 dropped
+            await asyncio.sleep(0.01)
+    member.release.set()
+    async with asyncio.timeout(5):
+        while len(member.received) < 4:
+            await asyncio.sleep(0.01)
+    assert member.received == ["0", "7", "8", "9"]
+    assert rooms.dropped == 6
+    await rooms.stop()
+
+
+async def test_events_from_this_pod_are_not_delivered_twice() -> None:
+    layer = InMemoryChannelLayer()
+    rooms = PodRooms(layer, lambda pod: LocalMembership(pod.local_counts), "p", inbox_size=10)
+    await rooms.start()
+    member = SlowMember()
+    member.release.set()
+    await rooms.join("r", member)
+    await rooms.emit("r", "e", 1, sender=member, echo=True)
+    other_pod_message = {"type": ROOM_EVENT, "room": "r", "text": "remote"}
+    await layer.group_send(room_group("r"), other_pod_message)
+    async with asyncio.timeout(5):
+        while "remote" not in member.received:
+            await asyncio.sleep(0.01)
+    assert len(member.received) == 2
+    await rooms.stop()
