@@ -32,6 +32,7 @@ from realtime.protocol import (
 )
 from realtime.rate_limit import TokenBucket
 from realtime.rooms import PodRooms
+from realtime.stats import pod_stats
 
 logger = logging.getLogger(__name__)
 
@@ -47,10 +48,12 @@ class RoomConnection:
         self.bucket = TokenBucket(settings.REALTIME_RATE, settings.REALTIME_BURST)
 
     async def send_text(self, text: str) -> None:
+        pod_stats.messages_out += 1
         await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
 
     async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
         """Handle one client frame; a broken rule is answered, never raised."""
+        pod_stats.messages_in += 1
         allowed = self.bucket.take()
         try:
             message = frame_parse(text, binary, settings.REALTIME_MAX_FRAME_BYTES)
@@ -60,10 +63,12 @@ class RoomConnection:
         except ProtocolError as error:
             if not allowed and error.code is not ErrorCode.RATE_LIMITED:
                 error = ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, error.message_id)
+            pod_stats.errors[error.code.value] += 1
             await self.send_text(error.frame())
         except Exception:
             # A bug of ours must cost one reply, not the connection or the pod.
             logger.exception("Internal error handling a frame on %s", self.connection_id)
+            pod_stats.errors[_INTERNAL_ERROR["code"]] += 1
             await self.send_text(frame_encode(_INTERNAL_ERROR))
 
     async def close(self) -> None:
@@ -82,6 +87,7 @@ class RoomConnection:
                         message.id,
                     )
                 self.rooms.add(room)
+                pod_stats.joins += 1
                 await self.pod.join(room, self)
                 reply = {"type": "joined", "room": room}
             case Leave(room=room):
@@ -124,6 +130,7 @@ async def room_consumer(
         "pod": settings.POD_NAME,
         "layer": layer_status().name.value,
     }
+    pod_stats.connection_opened()
     await connection.send_text(frame_encode(welcome))
     try:
         while True:
@@ -133,4 +140,5 @@ async def room_consumer(
             elif event["type"] == "websocket.disconnect":
                 break
     finally:
+        pod_stats.connection_closed()
         await connection.close()

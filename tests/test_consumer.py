@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import AsyncIterator
 
@@ -13,6 +14,7 @@ from murror.asgi import application
 from realtime.emit import room_emit
 from realtime.pod import pod_rooms, pod_rooms_stop
 from realtime.rooms import room_group
+from realtime.stats import pod_stats
 
 TIMEOUT = 5
 
@@ -272,3 +274,25 @@ async def test_room_emit_function_reaches_the_room() -> None:
         "from": None,
     }
     await member.close()
+
+
+async def test_stats_count_connections_messages_and_errors() -> None:
+    before = dataclasses.replace(pod_stats, errors=pod_stats.errors.copy())
+    alice, bob = await connected(), await connected()
+    await alice.join("r")
+    await bob.join("r")
+    await alice.request({"type": "emit", "room": "r", "event": "e"})
+    await bob.receive()
+    await alice.request("not json")
+    assert pod_stats.connections == before.connections + 2
+    assert pod_stats.peak_connections >= before.connections + 2
+    assert pod_stats.connects == before.connects + 2
+    assert pod_stats.joins == before.joins + 2
+    assert pod_stats.messages_in == before.messages_in + 4
+    # 2 welcomes, 2 joined, 2 events, 1 error
+    assert pod_stats.messages_out == before.messages_out + 7
+    assert pod_stats.errors["bad_json"] == before.errors["bad_json"] + 1
+    await alice.close()
+    await bob.close()
+    assert pod_stats.connections == before.connections
+    assert pod_stats.disconnects == before.disconnects + 2
