@@ -89,3 +89,12 @@ def silent_server() -> Iterator[tuple[str, int]]:
     for connection in held:
         connection.close()
     listener.close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Chromium for end-to-end tests; use it from sync (not async) tests."""
+    from tests.browser import chromium
+
+    with chromium() as instance:
+        yield instance
