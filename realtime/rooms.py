@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from channels.layers import BaseChannelLayer
 
 from realtime.membership import LocalMembership, RedisMembership
+from realtime.outage import OutageLog
 from realtime.protocol import event_frame
 
 logger = logging.getLogger(__name__)
@@ -56,24 +57,42 @@ class PodRooms:
         self.inbox: deque[dict[str, Any]] = deque(maxlen=inbox_size)
         self.inbox_ready = asyncio.Event()
         self.dropped = 0
-        self.forward_failures = 0
-        self._tasks: list[asyncio.Task[None]] = []
+        self.connections: dict[str, Member] = {}
+        self.draining = False
+        self.forwarding = OutageLog(logger, "Room events reach this pod only")
+        self.counting = OutageLog(logger, "Member counts are not reaching Redis")
+        self._receiver: asyncio.Task[None] | None = None
+        self._dispatcher: asyncio.Task[None] | None = None
 
     def local_counts(self) -> Mapping[str, int]:
         return {room: len(members) for room, members in self.members.items()}
 
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("pod.")
-        self._tasks = [
-            asyncio.create_task(self._drain(), name="rooms-drain"),
-            asyncio.create_task(self._dispatch(), name="rooms-dispatch"),
-        ]
+        self._receiver = asyncio.create_task(self._layer_receive(), name="rooms-receive")
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="rooms-dispatch")
         await self.membership.start()
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        """Leave every room on the layer and in the member counts, at once."""
+        for task in (self._receiver, self._dispatcher):
+            if task:
+                task.cancel()
         await self.membership.stop()
+
+    async def transport_replace(
+        self, layer: BaseChannelLayer, membership: LocalMembership | RedisMembership
+    ) -> None:
+        """Move every room to another layer: a pod that fell back to memory has reached Redis."""
+        if self._receiver:
+            self._receiver.cancel()
+        await self.membership.stop()
+        self.layer, self.membership = layer, membership
+        self.channel = await layer.new_channel("pod.")
+        for room in self.members:
+            await layer.group_add(room_group(room), self.channel)
+        self._receiver = asyncio.create_task(self._layer_receive(), name="rooms-receive")
+        await membership.start()
 
     async def join(self, room: str, member: Member) -> None:
         local = self.members.get(room)
@@ -108,15 +127,16 @@ class PodRooms:
         try:
             await self.layer.group_send(room_group(room), message)
         except Exception as error:
-            self.forward_failures += 1
-            logger.warning("Event for room %s reached this pod only: %s", room, error)
+            self.forwarding.failed(error)
+        else:
+            self.forwarding.recovered()
 
     async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
         for connection_id, member in list(self.members.get(room, {}).items()):
             if connection_id != skip:
                 await member.send_text(text)
 
-    async def _drain(self) -> None:
+    async def _layer_receive(self) -> None:
         """Move what the layer received into the bounded inbox, as fast as it arrives."""
         while True:
             message = await self.layer.receive(self.channel)
@@ -133,7 +153,7 @@ class PodRooms:
                     await self._handle(self.inbox.popleft())
                 except Exception:
                     logger.exception("Dropped a malformed room message")
-                # Let the drain task and the connections run between two room events.
+                # Let the receiver and the connections run between two room events.
                 await asyncio.sleep(0)
             self.inbox_ready.clear()
 
@@ -150,7 +170,9 @@ class PodRooms:
         try:
             await self.membership.room_count_set(room, len(self.members.get(room, ())))
         except Exception as error:
-            logger.warning("Publishing the member count of %s failed: %s", room, error)
+            self.counting.failed(error)
+        else:
+            self.counting.recovered()
 
     async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
         try:
