@@ -18,6 +18,8 @@ from realtime.redis_url import URL_FORM, InvalidRedisUrl, RedisTarget
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIGURATION = 2
+# redis-py's texts for a peer that hung up; the OS error is not always kept as the cause.
+_CLOSED_BY_SERVER = ("Connection reset by peer", "Connection closed by server")
 
 
 @dataclass(frozen=True)
@@ -83,12 +85,29 @@ def redis_problem_classify(error: BaseException, target: RedisTarget) -> RedisPr
                 f"Solution: start Redis on {target.address}, or fix the host and port in REDIS_URL",
             )
         if isinstance(cause, (TimeoutError, redis_exceptions.TimeoutError)):
+            # A TLS client on a plain port waits for a handshake that never comes.
+            scheme_hint = "redis:// for a plain port" if target.tls else "rediss:// for a TLS port"
             return RedisProblem(
                 f"Error: connect ETIMEDOUT {target.address}",
                 f"Solution: check that {target.address} is reachable (firewall, security group, "
-                "VPC) and that the port is Redis (rediss:// for a TLS port)",
+                f"VPC) and that the port is Redis ({scheme_hint})",
             )
         text = str(cause)
+        if isinstance(cause, ConnectionResetError) or any(
+            closed in text for closed in _CLOSED_BY_SERVER
+        ):
+            # A plain client on a TLS port: Redis drops the connection at the first bytes.
+            return RedisProblem(
+                f"Error: read ECONNRESET {target.address}",
+                "Solution: the server closed the connection: use rediss:// if the port speaks "
+                "TLS, and check that it is Redis and below its maxclients",
+            )
+        if isinstance(cause, redis_exceptions.NoPermissionError):
+            return RedisProblem(
+                f"Error: NOPERM {_scrubbed(text, target)}",
+                "Solution: let this Redis user run PING, SUBSCRIBE, UNSUBSCRIBE and PUBLISH on "
+                "the layer's channels (ACL: +ping +@pubsub &murror*)",
+            )
         if "WRONGPASS" in text or "invalid username-password" in text:
             return RedisProblem(
                 "Error: WRONGPASS invalid username-password pair or user is disabled.",
@@ -106,6 +125,14 @@ def redis_problem_classify(error: BaseException, target: RedisTarget) -> RedisPr
     return RedisProblem(
         f"Error: Redis at {target.address} failed: {_scrubbed(str(error), target)}",
         "Solution: run `python manage.py check_redis` for a full diagnosis",
+    )
+
+
+def redis_problem_in_layer(problem: RedisProblem) -> RedisProblem:
+    """PING worked but a message did not go through the channel layer: say it was that step."""
+    reason = problem.error.removeprefix("Error: ")
+    return RedisProblem(
+        f"Error: channel layer round trip failed: {reason}", problem.solution, problem.exit_code
     )
 
 

@@ -7,10 +7,11 @@ with the classified problem, so callers never see a raw redis-py error (or a pas
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 from redis.asyncio import ConnectionPool, Redis
@@ -71,16 +72,61 @@ async def layer_roundtrip(target: RedisTarget, timeout: float) -> float:
     """Send to a group from one instance of the configured layer, receive on another; seconds."""
     sender, receiver = redis_layer_new(target), redis_layer_new(target)
     group = f"murror.probe.{uuid.uuid4().hex}"
+    with _layer_errors_caught() as layer_errors:
+        try:
+            async with redis_classified(target), asyncio.timeout(timeout):
+                channel = await receiver.new_channel()
+                await receiver.group_add(group, channel)
+                started = time.perf_counter()
+                await sender.group_send(group, {"type": "probe"})
+                message = await layer_errors.first(receiver.receive(channel))
+                if message.get("type") != "probe":
+                    raise RuntimeError(f"expected the probe message back, got {message!r}")
+                return time.perf_counter() - started
+        finally:
+            await sender.flush()
+            await receiver.flush()
+
+
+class _LayerErrors(logging.Handler):
+    """Errors channels_redis's receive task logs with a traceback, then retries forever."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.error: BaseException | None = None
+        self.failed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] and self.error is None:
+            self.error = record.exc_info[1]
+            self.failed.set()
+
+    async def first(self, receiving: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """What `receiving` returns, or raise the layer's error as soon as it logs one."""
+        receive = asyncio.ensure_future(receiving)
+        failed = asyncio.ensure_future(self.failed.wait())
+        try:
+            await asyncio.wait({receive, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receive, failed):
+                task.cancel()
+            await asyncio.gather(receive, failed, return_exceptions=True)
+        if not receive.cancelled():
+            return receive.result()  # the message, or receive's own error
+        assert self.error is not None
+        raise self.error
+
+
+@contextmanager
+def _layer_errors_caught() -> Iterator[_LayerErrors]:
+    """A round trip fails fast with the layer's own error (a NOPERM SUBSCRIBE, say) instead of
+    waiting for its timeout, and the operator sees that error classified, not a traceback."""
+    layer_logger = logging.getLogger("channels_redis")
+    handler, propagate = _LayerErrors(), layer_logger.propagate
+    layer_logger.addHandler(handler)
+    layer_logger.propagate = False
     try:
-        async with redis_classified(target), asyncio.timeout(timeout):
-            channel = await receiver.new_channel()
-            await receiver.group_add(group, channel)
-            started = time.perf_counter()
-            await sender.group_send(group, {"type": "probe"})
-            message: dict[str, Any] = await receiver.receive(channel)
-            if message.get("type") != "probe":
-                raise RuntimeError(f"expected the probe message back, got {message!r}")
-            return time.perf_counter() - started
+        yield handler
     finally:
-        await sender.flush()
-        await receiver.flush()
+        layer_logger.removeHandler(handler)
+        layer_logger.propagate = propagate

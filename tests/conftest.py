@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import DaphnePod, RedisServer
+from tests.servers import DaphnePod, RedisServer, TlsFiles, tls_files_make
 
 REDIS_PASSWORD = "s3cret p@ss/word:x%"
 ACL_USER, ACL_PASSWORD = "murror-app", "acl-pa55:w@rd"
@@ -30,6 +30,22 @@ def redis_with_acl_user(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Re
         password="default-user-password",
         args=acl,
     ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
+    return tls_files_make(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture(scope="session")
+def redis_with_tls(
+    tmp_path_factory: pytest.TempPathFactory, tls_files: TlsFiles
+) -> Iterator[RedisServer]:
+    """Only a TLS port, with a certificate from tls_files.ca, and a password."""
+    workdir = tmp_path_factory.mktemp("redis-tls")
+    server = RedisServer(workdir, password=REDIS_PASSWORD, tls=tls_files).start()
     yield server
     server.stop()
 

@@ -12,6 +12,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import quote
@@ -40,25 +41,75 @@ def wait_for(check: Callable[[], T], timeout: float, what: str, interval: float 
         time.sleep(interval)
 
 
+@dataclass(frozen=True)
+class TlsFiles:
+    """A test CA, a server certificate it signed (for 127.0.0.1 and localhost), and an
+    unrelated CA that signed nothing here."""
+
+    ca: Path
+    cert: Path
+    key: Path
+    other_ca: Path
+
+
+def tls_files_make(directory: Path) -> TlsFiles:
+    """Generate the TlsFiles with openssl; they live for one test session."""
+    d = directory
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "san.cnf").write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    for ca in ("ca", "other-ca"):
+        new_ca = f"req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN={ca} -keyout"
+        _openssl(new_ca, d / f"{ca}.key", "-out", d / f"{ca}.crt")
+    new_csr = "req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout"
+    _openssl(new_csr, d / "server.key", "-out", d / "server.csr")
+    sign = ["x509 -req -days 2 -CAcreateserial -in", d / "server.csr", "-extfile", d / "san.cnf"]
+    _openssl(*sign, "-CA", d / "ca.crt", "-CAkey", d / "ca.key", "-out", d / "server.crt")
+    return TlsFiles(d / "ca.crt", d / "server.crt", d / "server.key", d / "other-ca.crt")
+
+
+def _openssl(*parts: str | Path) -> None:
+    """Run openssl; text parts are split into words, paths stay whole."""
+    words = [w for part in parts for w in (part.split() if isinstance(part, str) else [str(part)])]
+    subprocess.run(["openssl", *words], check=True, capture_output=True, timeout=60)
+
+
 class RedisServer:
     """A redis-server of the test's own, with a password, ACL users or TLS as asked."""
 
-    def __init__(self, workdir: Path, *, password: str | None = None, args: Sequence[str] = ()):
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        password: str | None = None,
+        args: Sequence[str] = (),
+        tls: TlsFiles | None = None,
+    ):
         if shutil.which("redis-server") is None:
             raise RuntimeError("redis-server is not installed: run bin/install-system-deps")
         self.workdir = workdir
         self.password = password
         self.extra_args = list(args)
+        self.tls = tls
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, *, username: str = "", password: str | None = None, db: int | None = None) -> str:
         secret = quote(self.password if password is None else password or "", safe="")
         credentials = f"{username}:{secret}@" if secret else (f"{username}@" if username else "")
-        return f"redis://{credentials}127.0.0.1:{self.port}" + (f"/{db}" if db is not None else "")
+        scheme = "rediss" if self.tls else "redis"
+        return f"{scheme}://{credentials}127.0.0.1:{self.port}" + (
+            f"/{db}" if db is not None else ""
+        )
 
     def command(self) -> list[str]:
-        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
+        command = ["redis-server", "--bind", "127.0.0.1"]
+        if self.tls:
+            # Only the TLS port listens: --port 0 turns the plain one off.
+            command += ["--port", "0", "--tls-port", str(self.port), "--tls-auth-clients", "no"]
+            command += ["--tls-cert-file", str(self.tls.cert), "--tls-key-file", str(self.tls.key)]
+            command += ["--tls-ca-cert-file", str(self.tls.ca)]
+        else:
+            command += ["--port", str(self.port)]
         command += ["--save", "", "--appendonly", "no", "--dir", str(self.workdir)]
         if self.password:
             command += ["--requirepass", self.password]
@@ -72,7 +123,10 @@ class RedisServer:
         return self
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, password=self.password, socket_timeout=2, protocol=2)
+        tls = {"ssl": True, "ssl_ca_certs": str(self.tls.ca)} if self.tls else {}
+        return redis.Redis(
+            port=self.port, password=self.password, socket_timeout=2, protocol=2, **tls
+        )
 
     def answers_ping(self) -> bool:
         try:

@@ -77,3 +77,22 @@ async def test_problem_texts_never_carry_the_password(redis_with_password) -> No
     ):
         problem = (await failure_of(url)).problem
         assert "Wr0ngSecret" not in problem.error + problem.solution
+
+
+async def test_plain_client_on_a_tls_port_is_econnreset(redis_with_tls) -> None:
+    url = redis_with_tls.url().replace("rediss://", "redis://")
+    error = await failure_of(url)
+    assert error.problem.error == f"Error: read ECONNRESET 127.0.0.1:{redis_with_tls.port}"
+    assert "rediss://" in error.problem.solution
+
+
+async def test_layer_roundtrip_fails_with_the_layer_error_not_a_timeout(redis_factory) -> None:
+    """channels_redis logs a denied SUBSCRIBE and retries forever; the round trip reports it
+    at once (a 30 s timeout would give ETIMEDOUT, and hold the test for 30 s)."""
+    server = redis_factory(args=["--user", "app", "on", ">pw", "~*", "&*", "+@all", "-subscribe"])
+    target = redis_target_parse(server.url(username="app", password="pw"))
+    with pytest.raises(RedisUnavailable) as raised:
+        await layer_roundtrip(target, 30)
+    assert raised.value.problem.error == (
+        "Error: NOPERM this user has no permissions to run the 'subscribe' command"
+    )
