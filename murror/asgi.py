@@ -11,10 +11,12 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
 from realtime.consumer import room_consumer  # noqa: E402
+from realtime.drain import daphne_drain_install  # noqa: E402
 from realtime.health import healthz, readyz  # noqa: E402
 from realtime.startup import pod_start  # noqa: E402
 
 pod_start()
+daphne_drain_install()
 
 application = ProtocolTypeRouter(
     {

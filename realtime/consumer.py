@@ -51,6 +51,17 @@ class RoomConnection:
         pod_stats.messages_out += 1
         await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
 
+    async def close_with(self, code: int) -> None:
+        """Ask the server to close the socket; its disconnect event then ends the consumer."""
+        try:
+            await self.send({"type": "websocket.close", "code": code, "reason": ""})
+        except Exception:
+            # autobahn, under daphne, refuses to send any code but 1000 and 3000-4999
+            # (WebSocketProtocol.sendClose): 1012 goes out as 4012, its twin in the private range.
+            if code != SERVICE_RESTART:
+                raise
+            await self.send({"type": "websocket.close", "code": SERVICE_RESTART_PRIVATE})
+
     async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
         """Handle one client frame; a broken rule is answered, never raised."""
         pod_stats.messages_in += 1
@@ -72,6 +83,7 @@ class RoomConnection:
             await self.send_text(frame_encode(_INTERNAL_ERROR))
 
     async def close(self) -> None:
+        self.pod.connection_remove(self)
         for room in list(self.rooms):
             await self.pod.leave(room, self)
         self.rooms.clear()
@@ -110,6 +122,8 @@ class RoomConnection:
         await self.send_text(frame_encode(reply, message.id))
 
 
+SERVICE_RESTART = 1012  # IANA "Service Restart": this pod is going away, reconnect elsewhere
+SERVICE_RESTART_PRIVATE = 4012
 _RATE_MESSAGE = "too many messages: slow down"
 _INTERNAL_ERROR = {"type": "error", "code": "internal_error", "message": "the server failed"}
 
@@ -124,6 +138,10 @@ async def room_consumer(
     rooms = await pod_rooms()
     connection = RoomConnection(send, rooms)
     await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    if rooms.draining:
+        await connection.close_with(SERVICE_RESTART)
+        return
+    rooms.connection_add(connection)
     welcome = {
         "type": "welcome",
         "connection_id": connection.connection_id,

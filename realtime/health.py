@@ -12,6 +12,7 @@ from django.conf import settings
 from redis.asyncio import Redis
 
 from realtime.layers import LayerName, layer_status
+from realtime.pod import pod_rooms_started
 from realtime.redis_errors import redis_problem_classify
 from realtime.redis_probe import redis_client
 from realtime.redis_url import redis_target_parse
@@ -32,6 +33,9 @@ async def readyz(scope: HTTPScope, receive: ASGIReceiveCallable, send: ASGISendC
 async def readiness() -> tuple[int, dict[str, Any]]:
     """200 while the pod can do its job; 503 only when Redis is required and unreachable."""
     layer = layer_status()
+    rooms = pod_rooms_started()
+    if rooms and rooms.draining:
+        return 503, {"status": "draining", "layer": layer.name.value}
     body: dict[str, Any] = {"status": "ok", "layer": layer.name.value}
     if layer.degraded:
         body["degraded"] = True

@@ -65,15 +65,21 @@ def layer_status() -> LayerStatus:
     return _status
 
 
-def layer_use_redis() -> None:
+def layer_use_redis(target: RedisTarget) -> None:
+    _layers_replace(redis_layer(target))
     _set_status(LayerStatus(LayerName.REDIS))
 
 
 def layer_fall_back(problem: RedisProblem) -> None:
     """Serve on the in-memory layer although Redis is configured: one pod, no cross-pod rooms."""
-    settings.CHANNEL_LAYERS = in_memory_layer()
-    channel_layers.backends.clear()
+    _layers_replace(in_memory_layer())
     _set_status(LayerStatus(LayerName.MEMORY, fallback_problem=problem))
+
+
+def _layers_replace(layers: dict[str, Any]) -> None:
+    """Point Channels at other layers; get_channel_layer() builds the new one on next use."""
+    settings.CHANNEL_LAYERS = layers
+    channel_layers.backends.clear()
 
 
 def _set_status(status: LayerStatus) -> None:

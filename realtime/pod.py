@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Coroutine
+from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
 
-from realtime.layers import LayerName, layer_status
+from realtime.layers import LayerName, layer_status, layer_use_redis
 from realtime.membership import LocalMembership, RedisMembership
-from realtime.redis_probe import redis_client
-from realtime.redis_url import redis_target_parse
+from realtime.redis_errors import RedisUnavailable
+from realtime.redis_probe import redis_client, redis_connected
+from realtime.redis_url import InvalidRedisUrl, redis_target_parse
 from realtime.rooms import PodRooms
+from realtime.startup import redis_connect_logged
 
+logger = logging.getLogger(__name__)
 _pods: dict[asyncio.AbstractEventLoop, asyncio.Task[PodRooms]] = {}
+_background: set[asyncio.Task[None]] = set()
 
 
 async def pod_rooms() -> PodRooms:
@@ -43,6 +50,19 @@ def membership_for(rooms: PodRooms) -> LocalMembership | RedisMembership:
     )
 
 
+def task_in_background(coroutine: Coroutine[Any, Any, None], name: str) -> None:
+    """Run a task nobody awaits, holding a reference until it ends (the loop's is weak)."""
+    task = asyncio.get_running_loop().create_task(coroutine, name=name)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
+
+
+def pod_rooms_started() -> PodRooms | None:
+    """This loop's rooms if they are up, without starting them (readiness asks)."""
+    task = _pods.get(asyncio.get_running_loop())
+    return task.result() if task and task.done() and not task.exception() else None
+
+
 async def _pod_rooms_start() -> PodRooms:
     rooms = PodRooms(
         get_channel_layer(),
@@ -51,4 +71,27 @@ async def _pod_rooms_start() -> PodRooms:
         inbox_size=settings.REALTIME_POD_INBOX,
     )
     await rooms.start()
+    if layer_status().degraded and settings.REDIS_URL:
+        task_in_background(_redis_rejoin(rooms), "redis-rejoin")
     return rooms
+
+
+async def _redis_rejoin(rooms: PodRooms) -> None:
+    """A pod that fell back keeps trying Redis; once it answers, the pod joins the others."""
+    try:
+        target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
+    except InvalidRedisUrl:
+        return  # a malformed URL will not heal by itself; start-up logged it
+    timeout = settings.REDIS_CONNECT_TIMEOUT
+    while True:
+        await asyncio.sleep(settings.REALTIME_REDIS_RETRY_SECONDS)
+        try:
+            async with redis_connected(target, timeout):
+                pass
+            await redis_connect_logged(target, timeout)
+        except RedisUnavailable:
+            continue
+        layer_use_redis(target)
+        await rooms.transport_replace(get_channel_layer(), membership_for(rooms))
+        logger.warning("Redis is reachable again: this pod now shares its rooms with the others")
+        return

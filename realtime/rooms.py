@@ -32,6 +32,8 @@ class Member(Protocol):
 
     async def send_text(self, text: str) -> None: ...
 
+    async def close_with(self, code: int) -> None: ...
+
 
 def room_group(room: str) -> str:
     """The channel-layer group of a room; `group_send(room_group(R), ...)` reaches its members."""
@@ -59,10 +61,20 @@ class PodRooms:
         self.dropped = 0
         self.connections: dict[str, Member] = {}
         self.draining = False
+        self.all_closed = asyncio.Event()
         self.forwarding = OutageLog(logger, "Room events reach this pod only")
         self.counting = OutageLog(logger, "Member counts are not reaching Redis")
         self._receiver: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
+
+    def connection_add(self, member: Member) -> None:
+        self.connections[member.connection_id] = member
+        self.all_closed.clear()
+
+    def connection_remove(self, member: Member) -> None:
+        self.connections.pop(member.connection_id, None)
+        if not self.connections:
+            self.all_closed.set()
 
     def local_counts(self) -> Mapping[str, int]:
         return {room: len(members) for room, members in self.members.items()}

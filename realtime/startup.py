@@ -35,17 +35,18 @@ def pod_start() -> LayerStatus:
         return layer_status()
     try:
         target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
-        _run_in_own_loop(_redis_connect(target, settings.REDIS_CONNECT_TIMEOUT))
+        _run_in_own_loop(redis_connect_logged(target, settings.REDIS_CONNECT_TIMEOUT))
     except InvalidRedisUrl as error:
         _refuse_or_fall_back(redis_problem_invalid_url(error))
     except RedisUnavailable as error:
         _refuse_or_fall_back(error.problem)
     else:
-        layer_use_redis()
+        layer_use_redis(target)
     return layer_status()
 
 
-async def _redis_connect(target: RedisTarget, timeout: float) -> None:
+async def redis_connect_logged(target: RedisTarget, timeout: float) -> None:
+    """Connect as a pod does, logging SPEC.md's lines, each once it is true."""
     logger.info("Connecting to Redis: %s", target.masked)
     async with redis_connected(target, timeout):
         logger.info("Redis pub client connected")
