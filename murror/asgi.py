@@ -7,9 +7,11 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "murror.settings")
 django_asgi_app = get_asgi_application()
 
+from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
+from realtime.access import BrowserOriginValidator  # noqa: E402
 from realtime.consumer import room_consumer  # noqa: E402
 from realtime.drain import daphne_drain_install  # noqa: E402
 from realtime.health import healthz, readyz  # noqa: E402
@@ -27,6 +29,8 @@ application = ProtocolTypeRouter(
                 re_path(r"", django_asgi_app),
             ]
         ),
-        "websocket": URLRouter([path("ws/", room_consumer)]),
+        "websocket": BrowserOriginValidator(
+            AuthMiddlewareStack(URLRouter([path("ws/", room_consumer)]))
+        ),
     }
 )

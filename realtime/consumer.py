@@ -16,6 +16,7 @@ from typing import Any
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from django.conf import settings
 
+from realtime.access import UNAUTHORIZED, ConnectionUser, connection_admit
 from realtime.layers import layer_status
 from realtime.pod import pod_rooms
 from realtime.protocol import (
@@ -40,8 +41,11 @@ logger = logging.getLogger(__name__)
 class RoomConnection:
     """The state of one client: its id, its rooms, its rate limit."""
 
-    def __init__(self, send: ASGISendCallable, rooms: PodRooms) -> None:
+    def __init__(
+        self, send: ASGISendCallable, rooms: PodRooms, user: ConnectionUser | None = None
+    ) -> None:
         self.connection_id = uuid.uuid4().hex
+        self.user = user
         self.send = send
         self.pod = rooms
         self.rooms: set[str] = set()
@@ -136,8 +140,12 @@ async def room_consumer(
     if event["type"] != "websocket.connect":
         return
     rooms = await pod_rooms()
-    connection = RoomConnection(send, rooms)
-    await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
+    admission = connection_admit(dict(scope))
+    connection = RoomConnection(send, rooms, admission.user)
+    await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
+    if admission.refused:
+        await connection.close_with(UNAUTHORIZED)
+        return
     if rooms.draining:
         await connection.close_with(SERVICE_RESTART)
         return
@@ -148,6 +156,8 @@ async def room_consumer(
         "pod": settings.POD_NAME,
         "layer": layer_status().name.value,
     }
+    if connection.user:
+        welcome["user"] = connection.user.username
     pod_stats.connection_opened()
     await connection.send_text(frame_encode(welcome))
     try:

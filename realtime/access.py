@@ -1,0 +1,85 @@
+"""Who may connect to /ws/: browsers from allowed origins, and users proven by a session
+cookie or a signed, expiring token (for clients without cookies: mobile apps, services)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import ParseResult, parse_qs
+
+from channels.security.websocket import OriginValidator
+from django.conf import settings
+from django.core import signing
+
+TOKEN_SALT = "murror.realtime.token"
+TOKEN_SUBPROTOCOL_PREFIX = "murror.token."
+UNAUTHORIZED = 4401
+# "." keeps the token a valid Sec-WebSocket-Protocol value (":" is not allowed there).
+_signer = signing.TimestampSigner(salt=TOKEN_SALT, sep=".")
+
+
+@dataclass(frozen=True)
+class ConnectionUser:
+    id: Any
+    username: str
+
+
+@dataclass(frozen=True)
+class Admission:
+    """What the consumer needs to accept a connection: who it is, and what to echo back."""
+
+    user: ConnectionUser | None
+    subprotocol: str | None = None
+    refused: bool = False
+
+
+class BrowserOriginValidator(OriginValidator):
+    """AllowedHostsOriginValidator plus REALTIME_ALLOWED_ORIGINS, read at each handshake.
+
+    A handshake without an Origin header is not from a browser (browsers always send one), so
+    cross-site WebSocket hijacking cannot apply: it is let through to authentication.
+    """
+
+    def __init__(self, application: Any) -> None:
+        super().__init__(application, allowed_origins=[])
+
+    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
+        allowed = [*settings.ALLOWED_HOSTS, *settings.REALTIME_ALLOWED_ORIGINS]
+        if settings.DEBUG and not settings.ALLOWED_HOSTS:
+            allowed += ["localhost", "127.0.0.1", "[::1]"]
+        self.allowed_origins = allowed
+        return parsed_origin is None or super().valid_origin(parsed_origin)
+
+
+def token_issue(user: Any) -> str:
+    return _signer.sign_object({"id": user.pk, "name": user.get_username()})
+
+
+def token_user(token: str) -> ConnectionUser | None:
+    """The user a token was issued to, or None when it is forged, malformed or expired."""
+    try:
+        claims = _signer.unsign_object(token, max_age=settings.REALTIME_TOKEN_MAX_AGE)
+    except (signing.BadSignature, ValueError):
+        return None
+    return ConnectionUser(claims["id"], claims["name"])
+
+
+def connection_admit(scope: dict[str, Any]) -> Admission:
+    """Identify a WebSocket handshake: token (query or subprotocol) first, then the session."""
+    subprotocol = next(
+        (p for p in scope.get("subprotocols", []) if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)),
+        None,
+    )
+    query = parse_qs(scope.get("query_string", b"").decode("latin1"))
+    token = (
+        subprotocol.removeprefix(TOKEN_SUBPROTOCOL_PREFIX)
+        if subprotocol
+        else query.get("token", [None])[0]
+    )
+    if token is not None:
+        user = token_user(token)
+        return Admission(user, subprotocol, refused=user is None)
+    session_user = scope.get("user")
+    if session_user is not None and session_user.is_authenticated:
+        return Admission(ConnectionUser(session_user.pk, session_user.get_username()))
+    return Admission(None, refused=settings.REALTIME_REQUIRE_AUTH)
