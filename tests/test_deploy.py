@@ -1,5 +1,6 @@
 """The Dockerfile and k8s/ as they run: their daphne command lines started here with the
-environment the Deployment gives a pod, and the manifests' references to each other."""
+environment the Deployment gives a pod (readiness, Redis lines, WebSocket welcome, static
+files), and the manifests' references to each other."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import yaml
 from tests.conftest import REDIS_PASSWORD
 from tests.servers import PROJECT_ROOT, pod_base_env
 from tests.test_startup import CONNECTED_LINES, assert_no_secret, startup_messages
+from tests.ws_client import WsClient
 
 K8S = PROJECT_ROOT / "k8s"
 SECRET_NAME = "murror-api-secret"
@@ -98,7 +100,7 @@ def manifest_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("source", ["Dockerfile CMD", "Deployment command"])
-def test_the_shipped_command_serves_with_the_manifest_env(
+async def test_the_shipped_command_serves_with_the_manifest_env(
     source, pod_factory, redis_with_password
 ) -> None:
     argv = dockerfile_cmd() if source == "Dockerfile CMD" else deployment_argv()
@@ -111,6 +113,9 @@ def test_the_shipped_command_serves_with_the_manifest_env(
     masked = f"Connecting to Redis: redis://***@127.0.0.1:{redis_with_password.port}/0"
     assert startup_messages(pod.log()) == [masked, *CONNECTED_LINES]
     assert_no_secret(pod.log(), REDIS_PASSWORD)
+    client = await WsClient.connect(pod.ws_url)
+    assert (client.welcome["pod"], client.welcome["layer"]) == (env["POD_NAME"], "redis")
+    await client.close()
 
 
 def test_admin_static_files_are_served_without_debug(
