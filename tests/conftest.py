@@ -70,8 +70,14 @@ def pod_factory(tmp_path: Path) -> Iterator[Callable[..., DaphnePod]]:
     """Start daphne pods; each is stopped at the end of the test."""
     pods: list[DaphnePod] = []
 
-    def start(env: dict[str, str] | None = None, name: str | None = None) -> DaphnePod:
-        pod = DaphnePod(tmp_path, env or {}, name=name or f"pod-{len(pods) + 1}").start()
+    def start(
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+        argv: Callable[[int], list[str]] | None = None,
+    ) -> DaphnePod:
+        """`argv`, when given, makes the command line from the pod's free port."""
+        pod = DaphnePod(tmp_path, env or {}, name=name or f"pod-{len(pods) + 1}")
+        pod.start(argv(pod.port) if argv else None)
         pods.append(pod)
         return pod
 

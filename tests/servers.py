@@ -154,12 +154,13 @@ class DaphnePod:
         self.log_path = workdir / f"{name}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self) -> DaphnePod:
+    def start(self, argv: Sequence[str] | None = None) -> DaphnePod:
+        """Run `argv` from the project root; by default daphne on this pod's loopback port."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
         self.process = subprocess.Popen(
-            [*command, "murror.asgi:application"],
+            argv or [*daphne, "murror.asgi:application"],
             cwd=PROJECT_ROOT,
             env=self.env,
             stdout=log,
