@@ -94,7 +94,7 @@ class RedisServer:
         self.process: subprocess.Popen[bytes] | None = None
 
     def url(self, *, username: str = "", password: str | None = None, db: int | None = None) -> str:
-        secret = quote(self.password if password is None else password or "", safe="")
+        secret = quote((self.password if password is None else password) or "", safe="")
         credentials = f"{username}:{secret}@" if secret else (f"{username}@" if username else "")
         scheme = "rediss" if self.tls else "redis"
         return f"{scheme}://{credentials}127.0.0.1:{self.port}" + (
