@@ -7,7 +7,6 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "murror.settings")
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
@@ -29,8 +28,6 @@ application = ProtocolTypeRouter(
                 re_path(r"", django_asgi_app),
             ]
         ),
-        "websocket": BrowserOriginValidator(
-            AuthMiddlewareStack(URLRouter([path("ws/", room_consumer)]))
-        ),
+        "websocket": BrowserOriginValidator(URLRouter([path("ws/", room_consumer)])),
     }
 )

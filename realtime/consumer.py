@@ -140,7 +140,7 @@ async def room_consumer(
     if event["type"] != "websocket.connect":
         return
     rooms = await pod_rooms()
-    admission = connection_admit(dict(scope))
+    admission = await connection_admit(dict(scope))
     connection = RoomConnection(send, rooms, admission.user)
     await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
     if admission.refused:

@@ -16,11 +16,13 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, Protocol
 
+from asgiref.typing import ASGISendCallable
 from channels.layers import BaseChannelLayer
 
 from realtime.membership import LocalMembership, RedisMembership
 from realtime.outage import OutageLog
 from realtime.protocol import event_frame
+from realtime.stats import pod_stats
 
 logger = logging.getLogger(__name__)
 
@@ -29,8 +31,7 @@ ROOM_EVENT = "room.event"
 
 class Member(Protocol):
     connection_id: str
-
-    async def send_text(self, text: str) -> None: ...
+    send: ASGISendCallable
 
     async def close_with(self, code: int) -> None: ...
 
@@ -144,9 +145,17 @@ class PodRooms:
             self.forwarding.recovered()
 
     async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
-        for connection_id, member in list(self.members.get(room, {}).items()):
+        """Hand the same frame to each local member's socket: the hot loop of the fan-out."""
+        members = self.members.get(room)
+        if not members:
+            return
+        frame = {"type": "websocket.send", "text": text}
+        delivered = 0
+        for connection_id, member in list(members.items()):
             if connection_id != skip:
-                await member.send_text(text)
+                await member.send(frame)
+                delivered += 1
+        pod_stats.messages_out += delivered
 
     async def _layer_receive(self) -> None:
         """Move what the layer received into the bounded inbox, as fast as it arrives."""

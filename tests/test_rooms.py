@@ -19,9 +19,9 @@ class SlowMember:
         self.received: list[str] = []
         self.release = asyncio.Event()
 
-    async def send_text(self, text: str) -> None:
+    async def send(self, frame: dict) -> None:
         await self.release.wait()
-        self.received.append(text)
+        self.received.append(frame["text"])
 
 
 async def test_inbox_is_bounded_and_counts_what_it_drops() -> None:
