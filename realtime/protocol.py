@@ -48,21 +48,21 @@ class ProtocolError(Exception):
 
 
 @dataclass(frozen=True)
-class Join:
+class RoomMessage:
     room: str
     id: MessageId = None
 
 
-@dataclass(frozen=True)
-class Leave:
-    room: str
-    id: MessageId = None
+class Join(RoomMessage):
+    pass
 
 
-@dataclass(frozen=True)
-class Members:
-    room: str
-    id: MessageId = None
+class Leave(RoomMessage):
+    pass
+
+
+class Members(RoomMessage):
+    pass
 
 
 @dataclass(frozen=True)
