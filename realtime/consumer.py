@@ -130,7 +130,7 @@ async def room_consumer(
         "pod": settings.POD_NAME,
         "layer": layer_status().name.value,
     }
-    pod_stats.connection_opened()
+    pod_stats.connection_opened(connection)
     await connection.send_text(frame_encode(welcome))
     try:
         while True:
@@ -140,5 +140,5 @@ async def room_consumer(
             elif event["type"] == "websocket.disconnect":
                 break
     finally:
-        pod_stats.connection_closed()
+        pod_stats.connection_closed(connection)
         await connection.close()

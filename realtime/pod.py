@@ -12,6 +12,7 @@ from realtime.membership import LocalMembership, RedisMembership
 from realtime.redis_probe import redis_client
 from realtime.redis_url import redis_target_parse
 from realtime.rooms import PodRooms
+from realtime.stats_publish import stats_publisher_start, stats_publisher_stop
 
 _pods: dict[asyncio.AbstractEventLoop, asyncio.Task[PodRooms]] = {}
 
@@ -27,6 +28,7 @@ async def pod_rooms_stop() -> None:
     """Stop this loop's rooms (tests, shutdown): leave every room in Redis at once."""
     task = _pods.pop(asyncio.get_running_loop(), None)
     if task is not None:
+        await stats_publisher_stop(await task)
         await (await task).stop()
 
 
@@ -51,4 +53,5 @@ async def _pod_rooms_start() -> PodRooms:
         inbox_size=settings.REALTIME_POD_INBOX,
     )
     await rooms.start()
+    stats_publisher_start(rooms)
     return rooms

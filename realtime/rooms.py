@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from channels.layers import BaseChannelLayer
 
+from realtime.disconnect import CONNECTION_CLOSE, connection_close_handle
 from realtime.membership import LocalMembership, RedisMembership
 from realtime.protocol import event_frame
 
@@ -138,6 +139,9 @@ class PodRooms:
             self.inbox_ready.clear()
 
     async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") == CONNECTION_CLOSE:
+            await connection_close_handle(message)
+            return
         if message.get("type") != ROOM_EVENT or message.get("origin") == self.pod_id:
             return
         room = message["room"]
