@@ -12,6 +12,7 @@ from django.urls import path, re_path  # noqa: E402
 
 from realtime.consumer import room_consumer  # noqa: E402
 from realtime.health import healthz, readyz  # noqa: E402
+from realtime.metrics import metrics  # noqa: E402
 from realtime.startup import pod_start  # noqa: E402
 
 pod_start()
@@ -22,6 +23,7 @@ application = ProtocolTypeRouter(
             [
                 path("healthz", healthz),
                 path("readyz", readyz),
+                path("metrics", metrics),
                 re_path(r"", django_asgi_app),
             ]
         ),
