@@ -51,7 +51,7 @@ REALTIME_STATS_SECONDS = env.float("REALTIME_STATS_SECONDS", default=5.0)
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "realtime.admin_apps.RealtimeAdminConfig",  # django.contrib.admin with the Realtime page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
