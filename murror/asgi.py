@@ -14,6 +14,7 @@ from realtime.access import BrowserOriginValidator  # noqa: E402
 from realtime.consumer import room_consumer  # noqa: E402
 from realtime.drain import daphne_drain_install  # noqa: E402
 from realtime.health import healthz, readyz  # noqa: E402
+from realtime.metrics import metrics  # noqa: E402
 from realtime.startup import pod_start  # noqa: E402
 
 pod_start()
@@ -25,6 +26,7 @@ application = ProtocolTypeRouter(
             [
                 path("healthz", healthz),
                 path("readyz", readyz),
+                path("metrics", metrics),
                 re_path(r"", django_asgi_app),
             ]
         ),

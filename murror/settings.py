@@ -54,10 +54,11 @@ REALTIME_ALLOWED_ORIGINS = env.list("REALTIME_ALLOWED_ORIGINS", default=[])
 REALTIME_TOKEN_MAX_AGE = env.int("REALTIME_TOKEN_MAX_AGE", default=3600)
 REALTIME_DRAIN_SECONDS = env.float("REALTIME_DRAIN_SECONDS", default=10.0)
 REALTIME_REDIS_RETRY_SECONDS = env.float("REALTIME_REDIS_RETRY_SECONDS", default=5.0)
+REALTIME_STATS_SECONDS = env.float("REALTIME_STATS_SECONDS", default=5.0)
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "realtime.admin_apps.RealtimeAdminConfig",  # django.contrib.admin with the Realtime page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

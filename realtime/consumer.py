@@ -161,7 +161,7 @@ async def room_consumer(
     }
     if connection.user:
         welcome["user"] = connection.user.username
-    pod_stats.connection_opened()
+    pod_stats.connection_opened(connection)
     await connection.send_text(frame_encode(welcome))
     try:
         while True:
@@ -171,5 +171,5 @@ async def room_consumer(
             elif event["type"] == "websocket.disconnect":
                 break
     finally:
-        pod_stats.connection_closed()
+        pod_stats.connection_closed(connection)
         await connection.close()

@@ -17,6 +17,7 @@ from realtime.redis_probe import redis_client, redis_connected
 from realtime.redis_url import InvalidRedisUrl, redis_target_parse
 from realtime.rooms import PodRooms
 from realtime.startup import redis_connect_logged
+from realtime.stats_publish import stats_publisher_start, stats_publisher_stop
 
 logger = logging.getLogger(__name__)
 _pods: dict[asyncio.AbstractEventLoop, asyncio.Task[PodRooms]] = {}
@@ -34,6 +35,7 @@ async def pod_rooms_stop() -> None:
     """Stop this loop's rooms (tests, shutdown): leave every room in Redis at once."""
     task = _pods.pop(asyncio.get_running_loop(), None)
     if task is not None:
+        await stats_publisher_stop(await task)
         await (await task).stop()
 
 
@@ -73,6 +75,7 @@ async def _pod_rooms_start() -> PodRooms:
     await rooms.start()
     if layer_status().degraded and settings.REDIS_URL:
         task_in_background(_redis_rejoin(rooms), "redis-rejoin")
+    stats_publisher_start(rooms)
     return rooms
 
 

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from asgiref.typing import ASGISendCallable
 from channels.layers import BaseChannelLayer
 
+from realtime.disconnect import CONNECTION_CLOSE, connection_close_handle
 from realtime.membership import LocalMembership, RedisMembership
 from realtime.outage import OutageLog
 from realtime.protocol import event_frame
@@ -179,6 +180,9 @@ class PodRooms:
             self.inbox_ready.clear()
 
     async def _handle(self, message: dict[str, Any]) -> None:
+        if message.get("type") == CONNECTION_CLOSE:
+            await connection_close_handle(message)
+            return
         if message.get("type") != ROOM_EVENT or message.get("origin") == self.pod_id:
             return
         room = message["room"]

@@ -3,9 +3,35 @@ never a network round trip or a database write. Snapshots and /metrics read them
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Protocol
+
+from asgiref.typing import ASGISendCallable
+
+if TYPE_CHECKING:
+    from realtime.rooms import PodRooms
+
+SNAPSHOT_ROOMS = 50
+SNAPSHOT_CONNECTIONS = 100
+
+
+class OpenConnection(Protocol):
+    """What the stats need of a connection: its id, its rooms, and its socket to close it."""
+
+    connection_id: str
+    rooms: set[str]
+    send: ASGISendCallable
+
+
+@dataclass
+class Opened:
+    connection: OpenConnection
+    at: float
 
 
 @dataclass
@@ -18,16 +44,80 @@ class PodStats:
     joins: int = 0
     messages_in: int = 0
     messages_out: int = 0
+    redis_errors: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    # Insertion-ordered: the newest connections are last. Staff close them by id.
+    open_by_id: dict[str, Opened] = field(default_factory=dict)
 
-    def connection_opened(self) -> None:
+    def connection_opened(self, connection: OpenConnection) -> None:
         self.connects += 1
         self.connections += 1
         self.peak_connections = max(self.peak_connections, self.connections)
+        self.open_by_id[connection.connection_id] = Opened(connection, time.time())
 
-    def connection_closed(self) -> None:
+    def connection_closed(self, connection: OpenConnection) -> None:
         self.disconnects += 1
         self.connections -= 1
+        self.open_by_id.pop(connection.connection_id, None)
 
 
 pod_stats = PodStats()
+
+
+def busiest(counts: Mapping[str, int], limit: int) -> dict[str, int]:
+    """The `limit` largest counts, largest first (ties by name, so pages do not flicker)."""
+    top = heapq.nsmallest(limit, counts.items(), key=lambda item: (-item[1], item[0]))
+    return dict(top)
+
+
+def stats_snapshot(
+    stats: PodStats,
+    rooms: PodRooms | None,
+    pod_name: str,
+    layer: str,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A JSON-ready picture of this pod; rates per second are measured against `previous`."""
+    now = time.time()
+    local_counts = rooms.local_counts() if rooms else {}
+    newest_first = islice(reversed(stats.open_by_id.values()), SNAPSHOT_CONNECTIONS)
+    snapshot: dict[str, Any] = {
+        "pod": pod_name,
+        "pod_id": rooms.pod_id if rooms else pod_name,
+        "channel": rooms.channel if rooms else "",
+        "layer": layer,
+        "connections": stats.connections,
+        "peak": stats.peak_connections,
+        "connects": stats.connects,
+        "disconnects": stats.disconnects,
+        "joins": stats.joins,
+        "messages_in": stats.messages_in,
+        "messages_out": stats.messages_out,
+        "errors": dict(stats.errors),
+        "redis_errors": stats.redis_errors,
+        "dropped": rooms.dropped if rooms else 0,
+        "forward_failures": rooms.forwarding.failures if rooms else 0,
+        "rooms_count": len(local_counts),
+        "rooms": busiest(local_counts, SNAPSHOT_ROOMS),
+        "open_connections": [
+            {
+                "id": opened.connection.connection_id,
+                "rooms": len(opened.connection.rooms),
+                "connected_at": opened.at,
+            }
+            for opened in newest_first
+        ],
+        "started_at": stats.started_at,
+        "taken_at": now,
+    }
+    snapshot.update(_rates(snapshot, previous))
+    return snapshot
+
+
+def _rates(current: Mapping[str, Any], previous: Mapping[str, Any] | None) -> dict[str, float]:
+    elapsed = current["taken_at"] - previous["taken_at"] if previous else 0.0
+    rates = {}
+    for name in ("messages_in", "messages_out"):
+        change = max(current[name] - previous[name], 0) if previous else 0
+        rates[f"{name}_per_second"] = round(change / elapsed, 2) if elapsed > 0 else 0.0
+    return rates

@@ -113,9 +113,13 @@ def silent_server() -> Iterator[tuple[str, int]]:
     listener.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    """Headless Chromium for end-to-end tests; use it from sync (not async) tests."""
+    """Headless Chromium for end-to-end tests; use it from sync (not async) tests.
+
+    Module scope, not session: while Playwright's sync API is open its event loop counts as
+    running in the main thread, and every async test after it fails with "Runner.run() cannot
+    be called from a running event loop"."""
     from tests.browser import chromium
 
     with chromium() as instance:

@@ -1,0 +1,52 @@
+"""realtime.disconnect: a connection.close through the channel layer closes one connection."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from channels.layers import get_channel_layer
+from channels.testing import WebsocketCommunicator
+
+from murror.asgi import application
+from realtime.disconnect import CLOSED_BY_STAFF, connection_close_handle, connection_close_send
+from realtime.pod import pod_rooms, pod_rooms_stop
+
+TIMEOUT = 5
+
+
+@pytest.fixture(autouse=True)
+async def fresh_pod() -> AsyncIterator[None]:
+    yield
+    await pod_rooms_stop()
+    await get_channel_layer().flush()
+
+
+async def connected() -> tuple[WebsocketCommunicator, str]:
+    communicator = WebsocketCommunicator(application, "/ws/")
+    assert (await communicator.connect(timeout=TIMEOUT))[0]
+    welcome = json.loads(await communicator.receive_from(timeout=TIMEOUT))
+    return communicator, welcome["connection_id"]
+
+
+async def test_close_through_the_pod_channel_closes_that_connection_only() -> None:
+    (doomed, doomed_id), (other, _) = await connected(), await connected()
+    rooms = await pod_rooms()
+    await connection_close_send(doomed_id, [rooms.channel])
+    assert await doomed.receive_output(timeout=TIMEOUT) == {
+        "type": "websocket.close",
+        "code": CLOSED_BY_STAFF,
+        "reason": "",
+    }
+    await other.send_to(text_data=json.dumps({"type": "ping"}))
+    assert json.loads(await other.receive_from(timeout=TIMEOUT)) == {"type": "pong"}
+    await doomed.disconnect()
+    await other.disconnect()
+
+
+async def test_an_id_not_on_this_pod_is_ignored() -> None:
+    client, _ = await connected()
+    assert not await connection_close_handle({"type": "connection.close", "connection_id": "nope"})
+    assert await client.receive_nothing(timeout=0.2)
+    await client.disconnect()
