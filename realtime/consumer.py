@@ -10,6 +10,7 @@ and it never touches the database.
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -42,12 +43,13 @@ class RoomConnection:
     """The state of one client: its id, its rooms, its rate limit."""
 
     # Thousands live per pod: slots keep each one small (README, Performance: idle memory).
-    __slots__ = ("bucket", "connection_id", "pod", "rooms", "send", "user")
+    __slots__ = ("bucket", "connected_at", "connection_id", "pod", "rooms", "send", "user")
 
     def __init__(
         self, send: ASGISendCallable, rooms: PodRooms, user: ConnectionUser | None = None
     ) -> None:
         self.connection_id = uuid.uuid4().hex
+        self.connected_at = time.time()
         self.user = user
         self.send = send
         self.pod = rooms
@@ -161,7 +163,7 @@ async def room_consumer(
     }
     if connection.user:
         welcome["user"] = connection.user.username
-    pod_stats.connection_opened(connection)
+    pod_stats.connection_opened()
     await connection.send_text(frame_encode(welcome))
     try:
         while True:
@@ -171,5 +173,5 @@ async def room_consumer(
             elif event["type"] == "websocket.disconnect":
                 break
     finally:
-        pod_stats.connection_closed(connection)
+        pod_stats.connection_closed()
         await connection.close()

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from channels.layers import get_channel_layer
 
-from realtime.stats import pod_stats
+if TYPE_CHECKING:
+    from realtime.rooms import PodRooms
 
 logger = logging.getLogger(__name__)
 
@@ -29,13 +30,13 @@ async def connection_close_send(connection_id: str, channels: Iterable[str]) -> 
         await layer.send(channel, message)
 
 
-async def connection_close_handle(message: dict[str, Any]) -> bool:
+async def connection_close_handle(rooms: PodRooms, message: dict[str, Any]) -> bool:
     """Close the local connection named in `message`; False when it is not on this pod."""
     connection_id = str(message.get("connection_id", ""))
-    opened = pod_stats.open_by_id.get(connection_id)
-    if opened is None:
+    connection = rooms.connections.get(connection_id)
+    if connection is None:
         return False
     code = int(message.get("code", CLOSED_BY_STAFF))
     logger.info("Closing connection %s for staff (code %d)", connection_id, code)
-    await opened.connection.send({"type": "websocket.close", "code": code, "reason": ""})  # type: ignore[typeddict-item]
+    await connection.close_with(code)
     return True

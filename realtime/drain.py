@@ -15,7 +15,7 @@ import signal
 from django.conf import settings
 
 from realtime.consumer import SERVICE_RESTART
-from realtime.pod import pod_rooms, task_in_background
+from realtime.pod import pod_leave, pod_rooms, task_in_background
 from realtime.rooms import PodRooms
 
 logger = logging.getLogger(__name__)
@@ -32,7 +32,7 @@ async def pod_drain(rooms: PodRooms, timeout: float) -> None:
             await rooms.all_closed.wait()
     except TimeoutError:
         logger.warning("Drain timed out with %d WebSockets still open", len(rooms.connections))
-    await rooms.stop()
+    await pod_leave(rooms)
     logger.info("Drained: this pod has left every room")
 
 

@@ -3,8 +3,8 @@
 Each pod writes its own local count of each room into the room's Redis hash (field: the pod's
 instance id) and keeps itself in a sorted set of live pods with a heartbeat. A count adds up the
 fields of live pods only, so a pod killed without cleanup stops counting once its heartbeat is
-POD_TIMEOUT old. When Redis comes back empty (a failover without persistence), the next
-heartbeat finds the pod unregistered and writes all its counts again.
+REALTIME_POD_TIMEOUT_SECONDS old. When Redis comes back empty (a failover without persistence),
+the next heartbeat finds the pod unregistered and writes all its counts again.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
 
+from realtime.outage import OutageLog
+
 logger = logging.getLogger(__name__)
 
-HEARTBEAT_SECONDS = 5.0
-POD_TIMEOUT_SECONDS = 30
 PODS_KEY = "murror:pods"
 
 # KEYS[1] live pods; ARGV[1] this pod, ARGV[2] timeout. Returns 1 when this pod was not
@@ -78,8 +78,9 @@ class RedisMembership:
         client: Redis,
         pod_id: str,
         local_counts: Callable[[], Mapping[str, int]],
-        heartbeat_seconds: float = HEARTBEAT_SECONDS,
-        pod_timeout_seconds: int = POD_TIMEOUT_SECONDS,
+        *,
+        heartbeat_seconds: float,
+        pod_timeout_seconds: int,
     ) -> None:
         self.client = client
         self.pod_id = pod_id
@@ -90,6 +91,7 @@ class RedisMembership:
         self._count = client.register_script(_COUNT)
         self._task: asyncio.Task[None] | None = None
         self._registered = False
+        self.heartbeats = OutageLog(logger, "Membership heartbeat to Redis failed")
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._beat_forever(), name="membership-heartbeat")
@@ -141,5 +143,7 @@ class RedisMembership:
             try:
                 await self.beat()
             except Exception as error:
-                logger.warning("Membership heartbeat failed: %s", type(error).__name__)
+                self.heartbeats.failed(error)
+            else:
+                self.heartbeats.recovered()
             await asyncio.sleep(self.heartbeat_seconds)

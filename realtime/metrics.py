@@ -59,16 +59,15 @@ class PodCollector(Collector):
             "Room events dropped because the pod's inbox was full",
             rooms.dropped if rooms else 0,
         )
-        forward_failures = rooms.forwarding.failures if rooms else 0
         yield self._counter(
             "murror_forward_failures_total",
             "Room events that reached this pod only: sending to other pods failed",
-            forward_failures,
+            rooms.forwarding.failures if rooms else 0,
         )
         yield self._counter(
             "murror_redis_errors_total",
-            "Failed Redis operations: stats publishes and room events not forwarded",
-            stats.redis_errors + forward_failures,
+            "Failed Redis operations: forwarding, member counts, heartbeats, stats publishes",
+            stats.redis_errors,
         )
         errors = CounterMetricFamily(
             "murror_errors_total", "Error frames sent, by code", labels=["pod", "code"]

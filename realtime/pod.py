@@ -32,11 +32,16 @@ async def pod_rooms() -> PodRooms:
 
 
 async def pod_rooms_stop() -> None:
-    """Stop this loop's rooms (tests, shutdown): leave every room in Redis at once."""
+    """Stop this loop's rooms (tests): leave every room and the stats at once."""
     task = _pods.pop(asyncio.get_running_loop(), None)
     if task is not None:
-        await stats_publisher_stop(await task)
-        await (await task).stop()
+        await pod_leave(await task)
+
+
+async def pod_leave(rooms: PodRooms) -> None:
+    """Leave every room, the member counts and the stats, as a pod that is going away."""
+    await stats_publisher_stop(rooms)
+    await rooms.stop()
 
 
 def membership_for(rooms: PodRooms) -> LocalMembership | RedisMembership:

@@ -66,9 +66,10 @@ class RedisCheckResult:
 
 
 async def redis_check(
-    url: str, tls: TlsOptions, timeout: float = DEFAULT_TIMEOUT
+    url: str, tls: TlsOptions, timeout: float = DEFAULT_TIMEOUT, roundtrip: bool = True
 ) -> RedisCheckResult:
-    """Check REDIS_URL as the server would use it, all within `timeout` seconds."""
+    """Check REDIS_URL as the server would use it, all within `timeout` seconds; without
+    `roundtrip`, only the server's own figures (the admin page, every few seconds)."""
     result = RedisCheckResult()
     if not url:
         return result.fail(redis_problem_missing())
@@ -82,7 +83,8 @@ async def redis_check(
         async with asyncio.timeout(timeout):
             await _server_check(target, timeout, result)
             in_layer = True
-            result.layer_roundtrip_ms = _ms(await layer_roundtrip(target, timeout))
+            if roundtrip:
+                result.layer_roundtrip_ms = _ms(await layer_roundtrip(target, timeout))
     except RedisUnavailable as error:
         problem = error.problem
     except TimeoutError as error:  # the whole check's bound, whatever step it was in

@@ -33,6 +33,9 @@ ROOM_EVENT = "room.event"
 class Member(Protocol):
     connection_id: str
     send: ASGISendCallable
+    rooms: set[str]
+    connected_at: float
+    user: Any
 
     async def close_with(self, code: int) -> None: ...
 
@@ -181,7 +184,7 @@ class PodRooms:
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == CONNECTION_CLOSE:
-            await connection_close_handle(message)
+            await connection_close_handle(self, message)
             return
         if message.get("type") != ROOM_EVENT or message.get("origin") == self.pod_id:
             return

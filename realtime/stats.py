@@ -9,29 +9,13 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Protocol
-
-from asgiref.typing import ASGISendCallable
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from realtime.rooms import PodRooms
 
 SNAPSHOT_ROOMS = 50
 SNAPSHOT_CONNECTIONS = 100
-
-
-class OpenConnection(Protocol):
-    """What the stats need of a connection: its id, its rooms, and its socket to close it."""
-
-    connection_id: str
-    rooms: set[str]
-    send: ASGISendCallable
-
-
-@dataclass
-class Opened:
-    connection: OpenConnection
-    at: float
 
 
 @dataclass
@@ -44,21 +28,18 @@ class PodStats:
     joins: int = 0
     messages_in: int = 0
     messages_out: int = 0
+    # Failed Redis operations of this pod, whatever they were for (realtime.outage counts them).
     redis_errors: int = 0
     errors: Counter[str] = field(default_factory=Counter)
-    # Insertion-ordered: the newest connections are last. Staff close them by id.
-    open_by_id: dict[str, Opened] = field(default_factory=dict)
 
-    def connection_opened(self, connection: OpenConnection) -> None:
+    def connection_opened(self) -> None:
         self.connects += 1
         self.connections += 1
         self.peak_connections = max(self.peak_connections, self.connections)
-        self.open_by_id[connection.connection_id] = Opened(connection, time.time())
 
-    def connection_closed(self, connection: OpenConnection) -> None:
+    def connection_closed(self) -> None:
         self.disconnects += 1
         self.connections -= 1
-        self.open_by_id.pop(connection.connection_id, None)
 
 
 pod_stats = PodStats()
@@ -80,7 +61,10 @@ def stats_snapshot(
     """A JSON-ready picture of this pod; rates per second are measured against `previous`."""
     now = time.time()
     local_counts = rooms.local_counts() if rooms else {}
-    newest_first = islice(reversed(stats.open_by_id.values()), SNAPSHOT_CONNECTIONS)
+    # PodRooms.connections is insertion-ordered: the newest connections are last.
+    newest_first = (
+        islice(reversed(rooms.connections.values()), SNAPSHOT_CONNECTIONS) if rooms else ()
+    )
     snapshot: dict[str, Any] = {
         "pod": pod_name,
         "pod_id": rooms.pod_id if rooms else pod_name,
@@ -101,11 +85,12 @@ def stats_snapshot(
         "rooms": busiest(local_counts, SNAPSHOT_ROOMS),
         "open_connections": [
             {
-                "id": opened.connection.connection_id,
-                "rooms": len(opened.connection.rooms),
-                "connected_at": opened.at,
+                "id": connection.connection_id,
+                "rooms": len(connection.rooms),
+                "connected_at": connection.connected_at,
+                "user": connection.user.username if connection.user else None,
             }
-            for opened in newest_first
+            for connection in newest_first
         ],
         "started_at": stats.started_at,
         "taken_at": now,

@@ -20,9 +20,9 @@ from django.conf import settings
 from redis.asyncio import Redis
 
 from realtime.layers import LayerName, layer_status
-from realtime.redis_errors import redis_problem_classify
+from realtime.outage import OutageLog
 from realtime.redis_probe import redis_client
-from realtime.redis_url import RedisTarget, redis_target_parse
+from realtime.redis_url import redis_target_parse
 from realtime.rooms import PodRooms
 from realtime.stats import pod_stats, stats_snapshot
 
@@ -56,21 +56,15 @@ _publishers: dict[str, StatsPublisher] = {}
 class StatsPublisher:
     """Publishes one pod's snapshot every `interval` seconds, to Redis or to local memory."""
 
-    def __init__(
-        self,
-        rooms: PodRooms,
-        pod_name: str,
-        interval: float,
-        redis: tuple[Redis, RedisTarget] | None = None,
-    ) -> None:
+    def __init__(self, rooms: PodRooms, pod_name: str, interval: float) -> None:
         self.rooms = rooms
         self.pod_name = pod_name
         self.interval = interval
-        self.redis = redis
         # A slow publisher must not let its key expire between two publishes.
         self.expiry = max(EXPIRY_SECONDS, round(3 * interval))
         self.previous: dict[str, Any] | None = None
-        self.failing = False
+        self.publishing = OutageLog(logger, "Publishing pod stats to Redis failed")
+        self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -81,37 +75,36 @@ class StatsPublisher:
         if self._task:
             self._task.cancel()
         local_records.pop(self.rooms.pod_id, None)
-        if self.redis:
-            client = self.redis[0]
+        if self._client:
             try:
                 async with asyncio.timeout(1):
-                    await client.delete(stats_key(self.rooms.pod_id))
+                    await self._client.delete(stats_key(self.rooms.pod_id))
             except Exception as error:
                 logger.debug("Could not withdraw the stats snapshot: %s", type(error).__name__)
-            await client.aclose()
+            await self._client.aclose()
 
     async def publish(self) -> dict[str, Any]:
-        """Take and publish one snapshot; a Redis failure is counted and logged, not raised."""
-        layer = "redis" if self.redis else layer_status().name.value
-        snapshot = stats_snapshot(pod_stats, self.rooms, self.pod_name, layer, self.previous)
+        """Take and publish one snapshot; a Redis failure is counted and logged, not raised.
+
+        The layer is asked each time: a pod that fell back and later reached Redis publishes
+        there from then on.
+        """
+        layer = layer_status().name
+        snapshot = stats_snapshot(pod_stats, self.rooms, self.pod_name, layer.value, self.previous)
         self.previous = snapshot
-        if self.redis is None:
+        if layer is not LayerName.REDIS:
             self._local_keep(snapshot)
             return snapshot
-        client, target = self.redis
+        if self._client is None:
+            target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
+            self._client = redis_client(target, settings.REDIS_CONNECT_TIMEOUT)
         try:
             async with asyncio.timeout(max(self.interval, 1.0)):
-                await self._redis_write(client, snapshot)
+                await self._redis_write(self._client, snapshot)
         except Exception as error:
-            pod_stats.redis_errors += 1
-            if not self.failing:
-                problem = redis_problem_classify(error, target)
-                logger.warning("Publishing pod stats to Redis failed: %s", problem.error)
-            self.failing = True
+            self.publishing.failed(error)
         else:
-            if self.failing:
-                logger.info("Publishing pod stats to Redis again")
-            self.failing = False
+            self.publishing.recovered()
         return snapshot
 
     async def _redis_write(self, client: Redis, snapshot: dict[str, Any]) -> None:
@@ -145,12 +138,8 @@ class StatsPublisher:
 
 
 def stats_publisher_start(rooms: PodRooms) -> StatsPublisher:
-    """Start publishing this pod's stats: to Redis when the pod uses the Redis layer."""
-    redis = None
-    if layer_status().name is LayerName.REDIS:
-        target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
-        redis = (redis_client(target, settings.REDIS_CONNECT_TIMEOUT), target)
-    publisher = StatsPublisher(rooms, settings.POD_NAME, settings.REALTIME_STATS_SECONDS, redis)
+    """Start publishing this pod's stats: to Redis while the pod uses the Redis layer."""
+    publisher = StatsPublisher(rooms, settings.POD_NAME, settings.REALTIME_STATS_SECONDS)
     publisher.start()
     _publishers[rooms.pod_id] = publisher
     return publisher

@@ -18,9 +18,10 @@ from django.conf import settings
 from redis.asyncio import Redis
 
 from realtime.layers import LayerName, layer_status
-from realtime.redis_errors import redis_problem_classify, redis_problem_invalid_url
+from realtime.redis_check import RedisCheckResult, redis_check
+from realtime.redis_errors import redis_problem_classify
 from realtime.redis_probe import redis_client
-from realtime.redis_url import InvalidRedisUrl, RedisTarget, redis_target_parse, redis_url_mask
+from realtime.redis_url import redis_target_parse
 from realtime.stats import busiest, pod_stats, stats_snapshot
 from realtime.stats_publish import HISTORY_SECONDS, PODS_KEY, history_key, local_records, stats_key
 
@@ -30,26 +31,12 @@ BUSIEST_ROOMS = 20
 History = dict[str, list[tuple[float, int]]]
 
 
-@dataclass(frozen=True)
-class RedisHealth:
-    """One INFO and one PING; `error` instead of figures when Redis did not answer."""
-
-    url: str
-    ping_ms: float | None = None
-    version: str | None = None
-    role: str | None = None
-    used_memory: str | None = None
-    connected_clients: int | None = None
-    ops_per_sec: int | None = None
-    error: str | None = None
-
-
 @dataclass
 class StatsOverview:
     pods: list[dict[str, Any]]
     history: History
     source: str
-    redis: RedisHealth | None = None
+    redis: RedisCheckResult | None = None
     error: str | None = None
     now: float = field(default_factory=time.time)
 
@@ -70,31 +57,24 @@ class StatsOverview:
 
 async def stats_overview(timeout: float = READ_TIMEOUT, health: bool = True) -> StatsOverview:
     """All pods from Redis when this pod uses the Redis layer, else this process's pod only;
-    with `health`, Redis's figures (or its error) too."""
-    if not settings.REDIS_URL:
-        return _local_overview()
-    try:
+    with `health`, Redis's figures (or its error) too, as check_redis reads them."""
+    overview = _local_overview()
+    if layer_status().name is LayerName.REDIS:
         target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
-    except InvalidRedisUrl as error:
-        overview = _local_overview()
-        problem = redis_problem_invalid_url(error)
-        overview.redis = RedisHealth(redis_url_mask(settings.REDIS_URL), error=problem.error)
-        return overview
-    client = redis_client(target, timeout)
-    try:
-        overview = _local_overview()
-        if layer_status().name is LayerName.REDIS:
-            try:
-                async with asyncio.timeout(timeout):
-                    pods, history = await snapshots_read(client)
-                overview = StatsOverview(pods, history, "redis")
-            except Exception as error:
-                overview.error = redis_problem_classify(error, target).error
-        if health:
-            overview.redis = await redis_health(client, target, timeout)
-        return overview
-    finally:
-        await client.aclose()
+        client = redis_client(target, timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                pods, history = await snapshots_read(client)
+            overview = StatsOverview(pods, history, "redis")
+        except Exception as error:
+            overview.error = redis_problem_classify(error, target).error
+        finally:
+            await client.aclose()
+    if health and settings.REDIS_URL:
+        overview.redis = await redis_check(
+            settings.REDIS_URL, settings.REDIS_TLS, timeout, roundtrip=False
+        )
+    return overview
 
 
 async def snapshots_read(client: Redis) -> tuple[list[dict[str, Any]], History]:
@@ -115,26 +95,6 @@ async def snapshots_read(client: Redis) -> tuple[list[dict[str, Any]], History]:
         if members
     }
     return pods, history
-
-
-async def redis_health(client: Redis, target: RedisTarget, timeout: float) -> RedisHealth:
-    try:
-        async with asyncio.timeout(timeout):
-            started = time.perf_counter()
-            await client.ping()
-            ping_ms = round((time.perf_counter() - started) * 1000, 2)
-            info = await client.info()
-    except Exception as error:
-        return RedisHealth(target.masked, error=redis_problem_classify(error, target).error)
-    return RedisHealth(
-        target.masked,
-        ping_ms=ping_ms,
-        version=info.get("redis_version"),
-        role=info.get("role"),
-        used_memory=info.get("used_memory_human"),
-        connected_clients=info.get("connected_clients"),
-        ops_per_sec=info.get("instantaneous_ops_per_sec"),
-    )
 
 
 def _local_overview() -> StatsOverview:

@@ -47,6 +47,7 @@ async def test_close_through_the_pod_channel_closes_that_connection_only() -> No
 
 async def test_an_id_not_on_this_pod_is_ignored() -> None:
     client, _ = await connected()
-    assert not await connection_close_handle({"type": "connection.close", "connection_id": "nope"})
+    message = {"type": "connection.close", "connection_id": "nope"}
+    assert not await connection_close_handle(await pod_rooms(), message)
     assert await client.receive_nothing(timeout=0.2)
     await client.disconnect()

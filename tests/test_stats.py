@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from types import SimpleNamespace
+from urllib.parse import quote
 
 import pytest
 from channels.layers import InMemoryChannelLayer
 
+from realtime.layers import LayerName, LayerStatus
 from realtime.membership import LocalMembership
 from realtime.redis_probe import redis_client
 from realtime.redis_url import redis_target_parse
@@ -31,12 +34,29 @@ from realtime.stats_publish import (
     local_records,
     stats_key,
 )
-from realtime.stats_read import redis_health, snapshots_read
+from realtime.stats_read import snapshots_read, stats_overview
 from tests.conftest import REDIS_PASSWORD
 
 
 def fake_connection(connection_id: str, rooms: int = 0) -> SimpleNamespace:
-    return SimpleNamespace(connection_id=connection_id, rooms={f"r{n}" for n in range(rooms)})
+    return SimpleNamespace(
+        connection_id=connection_id,
+        rooms={f"r{n}" for n in range(rooms)},
+        connected_at=time.time(),
+        user=SimpleNamespace(username="alice") if rooms == 1 else None,
+    )
+
+
+@pytest.fixture
+def redis_layer_in_use(settings, monkeypatch):
+    """The publisher sees the Redis layer in use, with REDIS_URL pointing at `url`."""
+
+    def use(url: str) -> None:
+        settings.REDIS_URL = url
+        redis_status = LayerStatus(LayerName.REDIS)
+        monkeypatch.setattr("realtime.stats_publish.layer_status", lambda: redis_status)
+
+    return use
 
 
 async def started_rooms(name: str = "p") -> PodRooms:
@@ -54,15 +74,13 @@ def member(connection_id: str) -> SimpleNamespace:
     return SimpleNamespace(connection_id=connection_id, send_text=send_text)
 
 
-def test_connections_now_peak_and_the_open_registry() -> None:
+def test_connections_now_and_peak() -> None:
     stats = PodStats()
-    a, b = fake_connection("a"), fake_connection("b")
-    stats.connection_opened(a)
-    stats.connection_opened(b)
-    stats.connection_closed(a)
+    stats.connection_opened()
+    stats.connection_opened()
+    stats.connection_closed()
     assert (stats.connections, stats.peak_connections) == (1, 2)
     assert (stats.connects, stats.disconnects) == (2, 1)
-    assert list(stats.open_by_id) == ["b"]
 
 
 def test_busiest_is_largest_first_then_by_name() -> None:
@@ -71,11 +89,12 @@ def test_busiest_is_largest_first_then_by_name() -> None:
 
 async def test_snapshot_carries_counters_rooms_and_newest_connections() -> None:
     stats = PodStats()
+    rooms = await started_rooms("pod-x")
     for number in range(SNAPSHOT_CONNECTIONS + 5):
-        stats.connection_opened(fake_connection(f"c{number}", rooms=number % 3))
+        stats.connection_opened()
+        rooms.connection_add(fake_connection(f"c{number}", rooms=number % 3))
     stats.messages_in, stats.messages_out, stats.joins = 10, 20, 3
     stats.errors["bad_json"] += 2
-    rooms = await started_rooms("pod-x")
     for number in range(SNAPSHOT_ROOMS + 10):
         for index in range(number % 4 + 1):
             await rooms.join(f"room{number}", member(f"m{number}-{index}"))
@@ -98,7 +117,9 @@ async def test_snapshot_carries_counters_rooms_and_newest_connections() -> None:
         "id": f"c{SNAPSHOT_CONNECTIONS + 4}",
         "rooms": (SNAPSHOT_CONNECTIONS + 4) % 3,
         "connected_at": pytest.approx(snapshot["taken_at"], abs=5),
+        "user": None,
     }
+    assert newest[1]["user"] == "alice"  # c103 is in one room: fake_connection gives it a user
     assert snapshot["messages_in_per_second"] == 0.0
     await rooms.stop()
 
@@ -128,11 +149,14 @@ async def test_memory_publisher_keeps_the_snapshot_and_an_hour_of_history() -> N
     await rooms.stop()
 
 
-async def test_redis_publisher_writes_an_expiring_snapshot_and_history(redis_with_password) -> None:
+async def test_redis_publisher_writes_an_expiring_snapshot_and_history(
+    redis_with_password, redis_layer_in_use
+) -> None:
     target = redis_target_parse(redis_with_password.url())
+    redis_layer_in_use(redis_with_password.url())
     rooms = await started_rooms("pod-r")
     await rooms.join("lobby", member("m1"))
-    publisher = StatsPublisher(rooms, "pod-r", 1, (redis_client(target, 2), target))
+    publisher = StatsPublisher(rooms, "pod-r", 1)
     await publisher.publish()
     await publisher.publish()
     with redis_with_password.client() as client:
@@ -150,11 +174,14 @@ async def test_redis_publisher_writes_an_expiring_snapshot_and_history(redis_wit
     await rooms.stop()
 
 
-async def test_publish_failures_are_counted_and_logged_once(caplog, silent_server) -> None:
+async def test_publish_failures_are_counted_and_logged_once(
+    caplog, silent_server, settings, redis_layer_in_use
+) -> None:
     host, port = silent_server
-    target = redis_target_parse(f"redis://:{REDIS_PASSWORD.replace('/', '%2F')}@{host}:{port}")
+    settings.REDIS_CONNECT_TIMEOUT = 0.2
+    redis_layer_in_use(f"redis://:{quote(REDIS_PASSWORD, safe='')}@{host}:{port}")
     rooms = await started_rooms("pod-f")
-    publisher = StatsPublisher(rooms, "pod-f", 0.2, (redis_client(target, 0.2), target))
+    publisher = StatsPublisher(rooms, "pod-f", 0.2)
     errors_before = pod_stats.redis_errors
     with caplog.at_level(logging.INFO, logger="realtime"):
         for _ in range(3):
@@ -168,18 +195,19 @@ async def test_publish_failures_are_counted_and_logged_once(caplog, silent_serve
     await rooms.stop()
 
 
-async def test_redis_health_reads_info_or_gives_the_error(redis_with_password) -> None:
-    target = redis_target_parse(redis_with_password.url())
-    client = redis_client(target, 2)
-    health = await redis_health(client, target, 2)
-    await client.aclose()
-    assert health.error is None and health.version and health.role == "master"
-    assert health.connected_clients and health.used_memory and health.ping_ms is not None
-    assert health.url == target.masked
-    wrong = redis_target_parse(redis_with_password.url(password="not-it"))
-    client = redis_client(wrong, 2)
-    health = await redis_health(client, wrong, 2)
-    await client.aclose()
+async def test_overview_reads_redis_health_as_check_redis_does(
+    settings, redis_with_password
+) -> None:
+    settings.REDIS_URL = redis_with_password.url()
+    health = (await stats_overview()).redis
+    assert health is not None and health.error is None
+    assert health.version and health.role == "master" and health.ping_ms is not None
+    assert health.connected_clients and health.used_memory
+    assert health.layer_roundtrip_ms is None  # no round trip on every page view
+    assert health.url == redis_target_parse(settings.REDIS_URL).masked
+    settings.REDIS_URL = redis_with_password.url(password="not-it")
+    health = (await stats_overview()).redis
+    assert health is not None
     assert health.error == "Error: WRONGPASS invalid username-password pair or user is disabled."
 
 
