@@ -9,12 +9,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from realtime.access import token_issue
 from realtime.disconnect import CLOSED_BY_STAFF
 from tests.conftest import REDIS_PASSWORD
 from tests.servers import PROJECT_ROOT, DaphnePod, RedisServer, pod_base_env, wait_for
@@ -83,8 +85,13 @@ def close_code(client: ClientConnection) -> int | None:
 def test_staff_see_every_pod_and_disconnect_one_client(cluster, browser) -> None:
     pods = {pod.name: pod for pod in cluster}
     with ExitStack() as stack:
+        # pod-1's client is a known user (a signed token, as a mobile app would connect).
+        token = token_issue(SimpleNamespace(pk=7, get_username=lambda: "mobile-user"))
+        urls = {name: pod.ws_url for name, pod in pods.items()} | {
+            "pod-1": f"{pods['pod-1'].ws_url}?token={token}"
+        }
         clients = {
-            name: [stack.enter_context(connect(pods[name].ws_url)) for _ in range(count)]
+            name: [stack.enter_context(connect(urls[name])) for _ in range(count)]
             for name, count in CLIENTS_PER_POD.items()
         }
         ids = {client: welcome(client) for group in clients.values() for client in group}
@@ -114,6 +121,8 @@ def test_staff_see_every_pod_and_disconnect_one_client(cluster, browser) -> None
         assert page.locator("#total th").inner_text() == "Total"
         assert page.locator("#rooms td").all_inner_texts()[:2] == ["e2e-room", "6"]
         assert "Connected clients" in page.locator("#redis").inner_text()
+        known = page.locator(f'tr[data-connection="{ids[clients["pod-1"][0]]}"]').inner_text()
+        assert "mobile-user" in known
         html = page.content()
         assert REDIS_PASSWORD not in html and quote(REDIS_PASSWORD, safe="") not in html
 
