@@ -56,6 +56,17 @@ class RoomConnection:
         self.rooms: set[str] = set()
         self.bucket = TokenBucket(settings.REALTIME_RATE, settings.REALTIME_BURST)
 
+    def welcome_frame(self) -> str:
+        welcome = {
+            "type": "welcome",
+            "connection_id": self.connection_id,
+            "pod": settings.POD_NAME,
+            "layer": layer_status().name.value,
+        }
+        if self.user:
+            welcome["user"] = self.user.username
+        return frame_encode(welcome)
+
     async def send_text(self, text: str) -> None:
         pod_stats.messages_out += 1
         await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
@@ -155,17 +166,9 @@ async def room_consumer(
         await connection.close_with(SERVICE_RESTART)
         return
     rooms.connection_add(connection)
-    welcome = {
-        "type": "welcome",
-        "connection_id": connection.connection_id,
-        "pod": settings.POD_NAME,
-        "layer": layer_status().name.value,
-    }
-    if connection.user:
-        welcome["user"] = connection.user.username
     pod_stats.connection_opened()
-    await connection.send_text(frame_encode(welcome))
     try:
+        await connection.send_text(connection.welcome_frame())
         while True:
             event = await receive()
             if event["type"] == "websocket.receive":
