@@ -110,6 +110,12 @@ class GeneratorGroup:
         )
         return time.monotonic() - started
 
+    def idle_cpu(self, seconds: float) -> float:
+        """The pods' CPU, in % of one core, while the members are connected and silent."""
+        before = sum(cpu_seconds(pid) for pid in self.stack.pids)
+        time.sleep(seconds)
+        return 100 * (sum(cpu_seconds(pid) for pid in self.stack.pids) - before) / seconds
+
     def step(self, rate: float, seconds: float, drain: float) -> dict:
         """Every sender emits `rate`/s for `seconds`; wait up to `drain` s for the stragglers."""
         self.steps += 1
@@ -165,8 +171,12 @@ class GeneratorGroup:
             "server_cpu_s": sum(cpu[:pods]),
             "redis_cpu_s": sum(cpu[pods : len(pids)]),
             "generator_cpu_s": sum(cpu[len(pids) :]),
-            # The busiest generator's main thread (its event loop), in % of the step's wall time.
-            "generator_busy_pct": 100 * max(main) / wall,
+            "generator_us_per_delivery": 1e6 * sum(cpu[len(pids) :]) / received
+            if received
+            else math.nan,
+            # The busiest generator's main thread (its event loop), in % of the time from the
+            # first emit to the last delivery.
+            "generator_busy_pct": 100 * max(main) / window,
             "generator_loop_delay_p99_ms": max(a["loop_delay_p99_ms"] for a in got),
             "server_us_per_delivery": 1e6 * sum(cpu[:pods]) / received if received else math.nan,
         }

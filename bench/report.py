@@ -16,6 +16,7 @@ STEP_COLUMNS = [
     ("µs CPU/delivery", "server_us_per_delivery", "{:.1f}"),
     ("redis CPU s", "redis_cpu_s", "{:.2f}"),
     ("generator CPU s", "generator_cpu_s", "{:.2f}"),
+    ("generator µs/delivery", "generator_us_per_delivery", "{:.1f}"),
     ("generator busy %", "generator_busy_pct", "{:.0f}"),
 ]
 
@@ -112,14 +113,15 @@ def markdown(results: dict) -> str:
     if "idle" in results:
         lines += ["", "## idle: connections that joined a room (rooms of 4, 2 per pod)", ""]
         lines += [
-            "| stack | connections | RSS before (KiB, per pod) | RSS after | KiB/connection |"
+            "| stack | connections | connect + join s | RSS before (KiB, per pod) | RSS after "
+            "| KiB/connection |"
         ]
-        lines += ["|---|---|---|---|---|"]
+        lines += ["|---|---|---|---|---|---|"]
         for stack in stacks:
             i = results["idle"][stack]
             lines.append(
-                f"| {stack} | {i['connections']} | {i['rss_before_kib']} | {i['rss_after_kib']} "
-                f"| {i['kib_per_connection']:.1f} |"
+                f"| {stack} | {i['connections']} | {i['connect_s']:.1f} | {i['rss_before_kib']} "
+                f"| {i['rss_after_kib']} | {i['kib_per_connection']:.1f} |"
             )
     if "scale" in results:
         steps = [
@@ -128,6 +130,14 @@ def markdown(results: dict) -> str:
         ]
         lines += ["", "## scale: one sender, rooms of growing size, same deliveries/s", ""]
         lines += step_table("room size", steps, stacks)
+        lines += ["", "| room size | stack | connect + join s | pods' idle CPU % (no traffic) |"]
+        lines += ["|---|---|---|---|"]
+        for size in results["scale"]["sizes"]:
+            for stack in stacks:
+                lines.append(
+                    f"| {size['size']} | {stack} | {size['connect_s'][stack]:.1f} "
+                    f"| {size['idle_cpu_pct'][stack]:.1f} |"
+                )
     if "ceiling" in results:
         lines += [
             "",

@@ -120,7 +120,9 @@ def scale(stacks: list[Stack], settings: Settings) -> dict:
         print(f" room of {size}: {rate:g} emits/s", flush=True)
 
         def run(groups: list[GeneratorGroup], rate: float = rate) -> dict:
-            return {"step": _stepped(stacks, settings, groups, [rate])[0]}
+            # What the connections cost with no traffic, measured apart from the deliveries.
+            idle = {g.stack.name: g.idle_cpu(settings.seconds) for g in groups}
+            return {"idle_cpu_pct": idle, "step": _stepped(stacks, settings, groups, [rate])[0]}
 
         result = _with_groups(stacks, lambda s, n=size: room_members(s, 1, n, "one"), settings, run)
         sizes.append({"size": size, **result})
@@ -138,7 +140,7 @@ def idle(stacks: list[Stack], settings: Settings, size: int = 4) -> dict:
         try:
             before = [rss_kib(pid) for pid in stack.pids]
             connect_s = group.connect()
-            time.sleep(2)  # let the servers settle after the burst of handshakes
+            time.sleep(settings.drain)  # let the servers settle after the burst of handshakes
             after = [rss_kib(pid) for pid in stack.pids]
         finally:
             group.close()
