@@ -178,6 +178,8 @@ class GeneratorGroup:
             # first emit to the last delivery.
             "generator_busy_pct": 100 * max(main) / window,
             "generator_loop_delay_p99_ms": max(a["loop_delay_p99_ms"] for a in got),
+            # The busiest pod, in % of one core over the same time: 100 is a saturated pod.
+            "server_busy_pct": 100 * max(cpu[:pods]) / window,
             "server_us_per_delivery": 1e6 * sum(cpu[:pods]) / received if received else math.nan,
         }
 

@@ -13,6 +13,7 @@ STEP_COLUMNS = [
     ("p99 ms", "p99_ms", "{:.1f}"),
     ("loss %", "loss_pct", "{:.2f}"),
     ("server CPU s", "server_cpu_s", "{:.2f}"),
+    ("busiest pod %", "server_busy_pct", "{:.0f}"),
     ("µs CPU/delivery", "server_us_per_delivery", "{:.1f}"),
     ("redis CPU s", "redis_cpu_s", "{:.2f}"),
     ("generator CPU s", "generator_cpu_s", "{:.2f}"),
@@ -144,17 +145,22 @@ def markdown(results: dict) -> str:
             "## generator ceiling: the same generator against reference/echo_fanout.js",
             "",
             "A near-free broadcast server (one Node process, no Redis): the most deliveries/s "
-            "the generator takes in with p99 < 100 ms, per protocol adapter, against the most "
-            "any stack reached above.",
+            "the generator takes in with p99 < 100 ms and nothing lost, per protocol adapter, "
+            "against the stack's best fanout figure above; then, at the ceiling run's top step, "
+            "how busy the generator's busiest event loop and the echo server were (100 % is one "
+            "saturated core).",
             "",
-            "| adapter | ceiling deliveries/s | highest measured on a stack | headroom |",
-            "|---|---|---|---|",
+            "| adapter | ceiling deliveries/s | stack's fanout best | headroom "
+            "| top step: generator busy % | top step: echo server busy % |",
+            "|---|---|---|---|---|---|",
         ]
         for adapter, ceiling in results["ceiling"].items():
-            measured = results["highest"].get(adapter, math.nan)
+            measured = results.get("fanout", {}).get("best", {}).get(adapter, math.nan)
+            top = ceiling["steps"][-1][f"echo-{adapter}"]
             lines.append(
                 f"| {adapter} | {ceiling['best']:.0f} | {_fmt(measured, '{:.0f}')} "
-                f"| {ratio(ceiling['best'], measured)} |"
+                f"| {ratio(ceiling['best'], measured)} | {top['generator_busy_pct']:.0f} "
+                f"| {top['server_busy_pct']:.0f} |"
             )
         for adapter, ceiling in results["ceiling"].items():
             steps = [{**s, "label": f"{s['rate']:g} emits/s"} for s in ceiling["steps"]]
