@@ -1,0 +1,186 @@
+"""bench/results/latest.{json,md}: every figure of both stacks, and product/reference ratios."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+STEP_COLUMNS = [
+    ("deliveries/s", "deliveries_per_s", "{:.0f}"),
+    ("p50 ms", "p50_ms", "{:.1f}"),
+    ("p95 ms", "p95_ms", "{:.1f}"),
+    ("p99 ms", "p99_ms", "{:.1f}"),
+    ("loss %", "loss_pct", "{:.2f}"),
+    ("server CPU s", "server_cpu_s", "{:.2f}"),
+    ("busiest pod %", "server_busy_pct", "{:.0f}"),
+    ("µs CPU/delivery", "server_us_per_delivery", "{:.1f}"),
+    ("redis CPU s", "redis_cpu_s", "{:.2f}"),
+    ("generator CPU s", "generator_cpu_s", "{:.2f}"),
+    ("generator µs/delivery", "generator_us_per_delivery", "{:.1f}"),
+    ("generator busy %", "generator_busy_pct", "{:.0f}"),
+]
+
+
+def ratio(product: float, reference: float) -> str:
+    if math.isnan(product) or math.isnan(reference):
+        return "n/a"
+    if reference == 0:
+        return "=" if product == 0 else "n/a"
+    return f"{product / reference:.2f}x"
+
+
+def _fmt(value: float, pattern: str) -> str:
+    return "n/a" if isinstance(value, float) and math.isnan(value) else pattern.format(value)
+
+
+def step_table(label: str, steps: list[dict], stacks: list[str]) -> list[str]:
+    """One row per step and stack, then a ratio row when both stacks are there."""
+    head = [label, "stack", *(name for name, _, _ in STEP_COLUMNS)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for step in steps:
+        for stack in stacks:
+            cells = [_fmt(step[stack][key], pattern) for _, key, pattern in STEP_COLUMNS]
+            lines.append(f"| {step['label']} | {stack} | " + " | ".join(cells) + " |")
+        if len(stacks) == 2:
+            product, reference = step[stacks[0]], step[stacks[1]]
+            cells = [ratio(product[key], reference[key]) for _, key, _ in STEP_COLUMNS]
+            lines.append(f"| {step['label']} | **ratio** | " + " | ".join(cells) + " |")
+    return lines
+
+
+def summary(results: dict) -> list[str]:
+    p, r = "product", "reference"
+    rows = []
+    if "fanout" in results:
+        best = results["fanout"]["best"]
+        rows.append(("fanout: max deliveries/s, p99 < 100 ms, no loss", best[p], best[r], "{:.0f}"))
+    if "rooms" in results:
+        step = results["rooms"]["steps"][0]
+        rows.append(("rooms: loss %", step[p]["loss_pct"], step[r]["loss_pct"], "{:.2f}"))
+        rows.append(("rooms: p99 ms", step[p]["p99_ms"], step[r]["p99_ms"], "{:.1f}"))
+    if "idle" in results:
+        idle = results["idle"]
+        rows.append(
+            (
+                f"idle: KiB per connection ({idle[p]['connections']} connections)",
+                idle[p]["kib_per_connection"],
+                idle[r]["kib_per_connection"],
+                "{:.1f}",
+            )
+        )
+    for size in results.get("scale", {}).get("sizes", []):
+        step = size["step"]
+        rows.append(
+            (
+                f"scale: server µs CPU per delivery, room of {size['size']}",
+                step[p]["server_us_per_delivery"],
+                step[r]["server_us_per_delivery"],
+                "{:.1f}",
+            )
+        )
+    lines = ["| figure | product | reference | product/reference |", "|---|---|---|---|"]
+    for label, product, reference, pattern in rows:
+        lines.append(
+            f"| {label} | {_fmt(product, pattern)} | {_fmt(reference, pattern)} "
+            f"| {ratio(product, reference)} |"
+        )
+    return lines
+
+
+def markdown(results: dict) -> str:
+    meta = results["meta"]
+    stacks = ["product", "reference"]
+    lines = [
+        f"# Benchmark results ({'quick smoke run' if meta['quick'] else 'full run'})",
+        "",
+        f"{meta['date']}, {meta['cpus']} CPUs, load average at start {meta['loadavg']}; "
+        f"{meta['seconds']:g} s per step, median of {meta['runs']} runs, "
+        f"{meta['processes']} generator process(es) per stack.",
+        f"product: {meta['product']}; reference: {meta['reference']}.",
+        "",
+        "## Summary",
+        "",
+        *summary(results),
+    ]
+    if "fanout" in results:
+        steps = [{**s, "label": f"{s['rate']:g} emits/s"} for s in results["fanout"]["steps"]]
+        lines += ["", "## fanout: 1 room of 200 (100 per pod), one sender", ""]
+        lines += step_table("rate", steps, stacks)
+    if "rooms" in results:
+        steps = [{**s, "label": "2 emits/s each"} for s in results["rooms"]["steps"]]
+        lines += ["", "## rooms: 100 rooms x 4 (2 per pod), every member emitting", ""]
+        lines += step_table("rate", steps, stacks)
+    if "idle" in results:
+        lines += ["", "## idle: connections that joined a room (rooms of 4, 2 per pod)", ""]
+        lines += [
+            "| stack | connections | connect + join s | RSS before (KiB, per pod) | RSS after "
+            "| KiB/connection |"
+        ]
+        lines += ["|---|---|---|---|---|---|"]
+        for stack in stacks:
+            i = results["idle"][stack]
+            lines.append(
+                f"| {stack} | {i['connections']} | {i['connect_s']:.1f} | {i['rss_before_kib']} "
+                f"| {i['rss_after_kib']} | {i['kib_per_connection']:.1f} |"
+            )
+    if "scale" in results:
+        steps = [
+            {**s["step"], "label": f"{s['size']} ({s['step']['rate']:g} emits/s)"}
+            for s in results["scale"]["sizes"]
+        ]
+        lines += ["", "## scale: one sender, rooms of growing size, same deliveries/s", ""]
+        lines += step_table("room size", steps, stacks)
+        lines += ["", "| room size | stack | connect + join s | pods' idle CPU % (no traffic) |"]
+        lines += ["|---|---|---|---|"]
+        for size in results["scale"]["sizes"]:
+            for stack in stacks:
+                lines.append(
+                    f"| {size['size']} | {stack} | {size['connect_s'][stack]:.1f} "
+                    f"| {size['idle_cpu_pct'][stack]:.1f} |"
+                )
+    if "ceiling" in results:
+        lines += [
+            "",
+            "## generator ceiling: the same generator against reference/echo_fanout.js",
+            "",
+            "A near-free broadcast server (one Node process, no Redis): the most deliveries/s "
+            "the generator takes in with p99 < 100 ms and nothing lost, per protocol adapter, "
+            "against the stack's best fanout figure above; then, at the ceiling run's top step, "
+            "how busy the generator's busiest event loop and the echo server were (100 % is one "
+            "saturated core).",
+            "",
+            "| adapter | ceiling deliveries/s | stack's fanout best | headroom "
+            "| top step: generator busy % | top step: echo server busy % |",
+            "|---|---|---|---|---|---|",
+        ]
+        for adapter, ceiling in results["ceiling"].items():
+            measured = results.get("fanout", {}).get("best", {}).get(adapter, math.nan)
+            top = ceiling["steps"][-1][f"echo-{adapter}"]
+            lines.append(
+                f"| {adapter} | {ceiling['best']:.0f} | {_fmt(measured, '{:.0f}')} "
+                f"| {ratio(ceiling['best'], measured)} | {top['generator_busy_pct']:.0f} "
+                f"| {top['server_busy_pct']:.0f} |"
+            )
+        for adapter, ceiling in results["ceiling"].items():
+            steps = [{**s, "label": f"{s['rate']:g} emits/s"} for s in ceiling["steps"]]
+            lines += ["", f"{adapter} adapter:", ""]
+            lines += step_table("rate", steps, [f"echo-{adapter}"])
+    return "\n".join(lines) + "\n"
+
+
+def _nan_to_none(value):
+    """JSON has no NaN: a figure that could not be measured is null."""
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_nan_to_none(item) for item in value]
+    return None if isinstance(value, float) and math.isnan(value) else value
+
+
+def write(results: dict, out: Path) -> str:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "latest.json").write_text(json.dumps(_nan_to_none(results), indent=2) + "\n")
+    text = markdown(results)
+    (out / "latest.md").write_text(text)
+    return text
