@@ -46,7 +46,7 @@ async def pod_leave(rooms: PodRooms) -> None:
 
 def membership_for(rooms: PodRooms) -> LocalMembership | RedisMembership:
     if layer_status().name is not LayerName.REDIS:
-        return LocalMembership(rooms.local_counts)
+        return LocalMembership()
     target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
     return RedisMembership(
         redis_client(target, settings.REDIS_CONNECT_TIMEOUT),

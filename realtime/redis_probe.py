@@ -14,17 +14,25 @@ from collections.abc import AsyncIterator, Awaitable, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from redis.asyncio import ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
 
 from realtime.layers import redis_layer_new
 from realtime.redis_errors import RedisUnavailable, redis_problem_classify
 from realtime.redis_url import RedisTarget
 
+MAX_CONNECTIONS = 16
+
 
 def redis_client(target: RedisTarget, timeout: float) -> Redis:
-    pool = ConnectionPool(
-        **target.connection_kwargs(), socket_connect_timeout=timeout, socket_timeout=timeout
+    """A client for our own commands. Its pool blocks for a free connection: redis-py 8's
+    default pool opens up to 100 and then fails with "Too many connections"."""
+    pool = BlockingConnectionPool(
+        **target.connection_kwargs(),
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
     )
     return Redis(connection_pool=pool)
 

@@ -68,7 +68,6 @@ class PodRooms:
         self.draining = False
         self.all_closed = asyncio.Event()
         self.forwarding = OutageLog(logger, "Room events reach this pod only")
-        self.counting = OutageLog(logger, "Member counts are not reaching Redis")
         self._receiver: asyncio.Task[None] | None = None
         self._dispatcher: asyncio.Task[None] | None = None
 
@@ -117,7 +116,7 @@ class PodRooms:
             local = self.members[room] = {}
             await self._layer_call(self.layer.group_add, room)
         local[member.connection_id] = member
-        await self._count_publish(room)
+        await self.membership.room_changed(room)
 
     async def leave(self, room: str, member: Member) -> None:
         local = self.members.get(room)
@@ -126,14 +125,16 @@ class PodRooms:
         if not local:
             del self.members[room]
             await self._layer_call(self.layer.group_discard, room)
-        await self._count_publish(room)
+        await self.membership.room_changed(room)
 
     async def count(self, room: str) -> int:
+        """Members over all pods: this pod's own, exact, plus what the others wrote to Redis."""
+        local = len(self.members.get(room, ()))
         try:
-            return await self.membership.room_count(room)
+            return local + await self.membership.others_count(room)
         except Exception as error:
             logger.warning("Counting members of %s failed (%s): local count only", room, error)
-            return len(self.members.get(room, ()))
+            return local
 
     async def emit(self, room: str, event: str, data: Any, sender: Member, echo: bool) -> None:
         """Deliver to local members now, then once to the room's group for the other pods."""
@@ -193,14 +194,6 @@ class PodRooms:
             room, message["event"], message.get("data"), message.get("from")
         )
         await self.deliver(room, text)
-
-    async def _count_publish(self, room: str) -> None:
-        try:
-            await self.membership.room_count_set(room, len(self.members.get(room, ())))
-        except Exception as error:
-            self.counting.failed(error)
-        else:
-            self.counting.recovered()
 
     async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
         try:

@@ -26,52 +26,88 @@ def pod(client, name: str, counts: dict[str, int], timeout: int = 30) -> RedisMe
     )
 
 
-async def test_counts_add_up_over_pods(redis) -> None:
+async def registered(client, name: str, counts: dict[str, int], timeout: int = 30):
+    membership = pod(client, name, counts, timeout)
+    await membership.beat()  # the first beat writes every count
+    return membership
+
+
+async def test_a_pod_counts_the_others_not_itself(redis) -> None:
     a_counts, b_counts = {"r": 2}, {"r": 3, "other": 1}
-    a, b = pod(redis, "a", a_counts), pod(redis, "b", b_counts)
-    await a.beat()
-    await b.beat()
-    for membership, counts in ((a, a_counts), (b, b_counts)):
-        for room, count in counts.items():
-            await membership.room_count_set(room, count)
-    assert await a.room_count("r") == 5
-    assert await b.room_count("other") == 1
-    await b.room_count_set("r", 0)
-    assert await a.room_count("r") == 2
-    assert await a.room_count("empty") == 0
+    a = await registered(redis, "a", a_counts)
+    b = await registered(redis, "b", b_counts)
+    assert await a.others_count("r") == 3
+    assert await b.others_count("r") == 2
+    assert await a.others_count("other") == 1
+    assert await a.others_count("empty") == 0
+
+
+async def test_changes_are_written_together_and_zero_removes_the_field(redis) -> None:
+    counts = {"r": 1}
+    a = await registered(redis, "a", counts)
+    b = await registered(redis, "b", {})
+    await a.start()
+    counts.update(r=5, s=2)
+    await asyncio.gather(a.room_changed("r"), a.room_changed("s"))
+    assert (await b.others_count("r"), await b.others_count("s")) == (5, 2)
+    del counts["r"]
+    await a.room_changed("r")
+    assert await redis.hkeys("murror:room:r:members") == []
+    await a.stop()
+
+
+async def test_a_burst_of_joins_shares_a_few_writes(redis, monkeypatch) -> None:
+    counts: dict[str, int] = {}
+    a = await registered(redis, "a", counts)
+    b = await registered(redis, "b", {})
+    pipelines = 0
+    real_pipeline = redis.pipeline
+
+    def counted_pipeline(*args, **kwargs):
+        nonlocal pipelines
+        pipelines += 1
+        return real_pipeline(*args, **kwargs)
+
+    await a.start()
+    monkeypatch.setattr(redis, "pipeline", counted_pipeline)
+
+    async def join(number: int) -> None:
+        counts[f"room{number % 10}"] = counts.get(f"room{number % 10}", 0) + 1
+        await a.room_changed(f"room{number % 10}")
+
+    await asyncio.gather(*(join(number) for number in range(500)))
+    assert pipelines <= 2  # 500 joins at once: one write (two if one was already under way)
+    assert await b.others_count("room3") == 50
+    await a.stop()
 
 
 async def test_a_pod_that_stops_beating_stops_counting(redis) -> None:
-    alive, dead = pod(redis, "alive", {"r": 1}, timeout=1), pod(redis, "dead", {"r": 4}, timeout=1)
-    for membership in (alive, dead):
-        await membership.beat()
-        await membership.room_count_set("r", 1 if membership is alive else 4)
-    assert await alive.room_count("r") == 5
+    alive = await registered(redis, "alive", {"r": 1}, timeout=1)
+    await registered(redis, "dead", {"r": 4}, timeout=1)
+    assert await alive.others_count("r") == 4
     await alive.start()  # only the live pod keeps beating
     async with asyncio.timeout(10):
-        while await alive.room_count("r") != 1:
+        while await alive.others_count("r") != 0:
             await asyncio.sleep(0.1)
-    assert await redis.hkeys("murror:room:r:members") in ([b"alive"], [b"alive", b"dead"])
     await alive.stop()
 
 
 async def test_redis_coming_back_empty_gets_the_counts_again(redis) -> None:
     counts = {"r": 2, "s": 1}
-    membership = pod(redis, "a", counts)
-    assert await membership.beat() is False  # first registration is not a restore
+    membership = await registered(redis, "a", counts)
+    observer = await registered(redis, "b", {})
     await redis.flushall()
-    assert await membership.room_count("r") == 0
+    assert await observer.others_count("r") == 0
     assert await membership.beat() is True
-    assert await membership.room_count("r") == 2
-    assert await membership.room_count("s") == 1
+    await observer.beat()
+    assert await observer.others_count("r") == 2
+    assert await observer.others_count("s") == 1
 
 
 async def test_stop_leaves_every_room_at_once(redis) -> None:
-    counts = {"r": 2}
-    a, b = pod(redis, "a", counts), pod(redis, "b", {})
+    a = await registered(redis, "a", {"r": 2})
+    b = await registered(redis, "b", {})
     await a.start()
-    await b.beat()
-    await a.room_count_set("r", 2)
     await a.stop()
-    assert await b.room_count("r") == 0
+    assert await b.others_count("r") == 0
     assert await redis.zscore("murror:pods", "a") is None

@@ -26,7 +26,7 @@ class SlowMember:
 
 async def test_inbox_is_bounded_and_counts_what_it_drops() -> None:
     layer = InMemoryChannelLayer(capacity=1000)
-    rooms = PodRooms(layer, lambda pod: LocalMembership(pod.local_counts), "p", inbox_size=3)
+    rooms = PodRooms(layer, lambda pod: LocalMembership(), "p", inbox_size=3)
     await rooms.start()
     member = SlowMember()
     await rooms.join("r", member)
@@ -47,7 +47,7 @@ async def test_inbox_is_bounded_and_counts_what_it_drops() -> None:
 
 async def test_events_from_this_pod_are_not_delivered_twice() -> None:
     layer = InMemoryChannelLayer()
-    rooms = PodRooms(layer, lambda pod: LocalMembership(pod.local_counts), "p", inbox_size=10)
+    rooms = PodRooms(layer, lambda pod: LocalMembership(), "p", inbox_size=10)
     await rooms.start()
     member = SlowMember()
     member.release.set()

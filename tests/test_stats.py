@@ -60,9 +60,7 @@ def redis_layer_in_use(settings, monkeypatch):
 
 
 async def started_rooms(name: str = "p") -> PodRooms:
-    rooms = PodRooms(
-        InMemoryChannelLayer(), lambda pod: LocalMembership(pod.local_counts), name, inbox_size=10
-    )
+    rooms = PodRooms(InMemoryChannelLayer(), lambda pod: LocalMembership(), name, inbox_size=10)
     await rooms.start()
     return rooms
 
