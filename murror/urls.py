@@ -1,8 +1,9 @@
 """HTTP routes served by Django; /healthz, /readyz and /ws/ are routed in murror.asgi."""
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    path("", include("realtime.urls")),
 ]

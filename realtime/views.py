@@ -1,0 +1,36 @@
+"""Pages for people: the JavaScript client at a stable URL, and the demo page at /."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+from django.conf import settings
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.http import etag, require_safe
+
+CLIENT_PATH = Path(__file__).resolve().parent / "static" / "realtime" / "murror.js"
+
+
+def _client_etag(request: HttpRequest) -> str:
+    return hashlib.sha256(CLIENT_PATH.read_bytes()).hexdigest()[:32]
+
+
+@require_safe
+@etag(_client_etag)
+def client_script(request: HttpRequest) -> HttpResponse:
+    """/client/murror.js: served by Django itself, so it works under plain daphne, DEBUG or not."""
+    response = HttpResponse(CLIENT_PATH.read_bytes(), content_type="text/javascript; charset=utf-8")
+    # Revalidated on every load (the ETag makes that a 304), so a deploy is picked up at once.
+    response["Cache-Control"] = "no-cache"
+    response["Access-Control-Allow-Origin"] = "*"
+    return response
+
+
+@require_safe
+def demo_page(request: HttpRequest) -> HttpResponse:
+    """/: join a room, send messages, see members and the pod; only when REALTIME_DEMO is on."""
+    if not settings.REALTIME_DEMO:
+        raise Http404("the demo page is off (REALTIME_DEMO)")
+    return render(request, "realtime/demo.html")
