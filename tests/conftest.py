@@ -91,7 +91,9 @@ def silent_server() -> Iterator[tuple[str, int]]:
     listener.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope: sync Playwright leaves its event loop running in the main thread until it stops,
+# and every asyncio test after it would fail with "cannot be called from a running event loop".
+@pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
     """Headless Chromium for end-to-end tests; use it from sync (not async) tests."""
     from tests.browser import chromium
