@@ -17,7 +17,7 @@ import pytest
 from tests.servers import PROJECT_ROOT, DaphnePod, RedisServer
 
 NODE_MAJOR = 20  # the first with a WebSocket class (behind --experimental-websocket)
-JS_TESTS = 16
+JS_TESTS = 18
 
 
 def node_command() -> list[str]:

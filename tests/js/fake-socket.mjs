@@ -9,9 +9,13 @@ export function fakeWebSocketClass() {
   const sockets = [];
 
   class FakeSocket {
-    /** @param {string} url */
-    constructor(url) {
+    /**
+     * @param {string} url
+     * @param {string | string[]} [protocols]
+     */
+    constructor(url, protocols) {
       this.url = url;
+      this.protocols = protocols;
       /** @type {Record<string, any>[]} frames the client sent, parsed */
       this.sent = [];
       /** @type {{code: number, reason: string} | null} */

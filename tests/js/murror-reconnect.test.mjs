@@ -7,6 +7,7 @@ import {
   CLIENT_GAVE_UP,
   connect,
   SERVICE_RESTART,
+  SERVICE_RESTART_APP,
 } from "../../realtime/static/realtime/murror.js";
 import { eventually, fakeWebSocketClass } from "./fake-socket.mjs";
 
@@ -125,19 +126,21 @@ test("requests wait for a connection; a lost emit rejects, a lost join is sent a
   assert.deepEqual(await join, { type: "joined", room: "r", id: 2 });
 });
 
-test("close code 1012 (pod draining) reconnects at once, whatever the backoff had reached", async (t) => {
-  const { client, sockets } = fakeClient(t, { backoffBase: 200, backoffCap: 60000 });
-  await eventually(() => sockets.length === 1, "socket");
-  sockets[0].serverClose(1006); // next in 100 ms
-  await eventually(() => sockets.length === 2, "second socket");
-  sockets[1].serverClose(1006); // next in 200 ms
-  await eventually(() => sockets.length === 3, "third socket");
-  const drained = performance.now();
-  sockets[2].serverClose(SERVICE_RESTART); // 400 ms had it been a failure; 100 ms
-  await eventually(() => sockets.length === 4, "fourth socket");
-  const waited = performance.now() - drained;
-  assert.ok(waited >= 99 && waited < 300, `waited ${waited} ms`);
-});
+for (const code of [SERVICE_RESTART, SERVICE_RESTART_APP]) {
+  test(`close code ${code} (pod draining) reconnects at once, whatever the backoff`, async (t) => {
+    const { client, sockets } = fakeClient(t, { backoffBase: 200, backoffCap: 60000 });
+    await eventually(() => sockets.length === 1, "socket");
+    sockets[0].serverClose(1006); // next in 100 ms
+    await eventually(() => sockets.length === 2, "second socket");
+    sockets[1].serverClose(1006); // next in 200 ms
+    await eventually(() => sockets.length === 3, "third socket");
+    const drained = performance.now();
+    sockets[2].serverClose(code); // 400 ms had it been a failure; 100 ms
+    await eventually(() => sockets.length === 4, "fourth socket");
+    const waited = performance.now() - drained;
+    assert.ok(waited >= 99 && waited < 350, `waited ${waited} ms`);
+  });
+}
 
 test("an error reply rejects with its code; one without id goes to the error event", async (t) => {
   const { client, sockets } = fakeClient(t);
@@ -218,4 +221,16 @@ test("room events reach their named handler and the catch-all; off() stops them"
   sockets[0].deliver(frame);
   assert.deepEqual(chats, [[{ text: "hi" }, "r", "x"]]);
   assert.deepEqual(all, ["chat", "state", "chat"]);
+});
+
+test("protocols: a function gives each new connection its own (a fresh token)", async (t) => {
+  let issued = 0;
+  const { sockets } = fakeClient(t, { protocols: async () => [`murror.token.t${++issued}`] });
+  await eventually(() => sockets.length === 1, "socket");
+  sockets[0].serverClose(4401);
+  await eventually(() => sockets.length === 2, "second socket");
+  assert.deepEqual(
+    sockets.map((socket) => socket.protocols),
+    [["murror.token.t1"], ["murror.token.t2"]],
+  );
 });

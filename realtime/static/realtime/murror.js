@@ -24,6 +24,9 @@
  * @property {number} [backoffCap] ms: no reconnect waits longer than this (10000)
  * @property {number} [connectTimeout] ms for a new socket to open and say welcome (10000)
  * @property {number} [pingInterval] ms between pings that find a dead connection; 0: off (25000)
+ * @property {string | string[] | (() => string[] | Promise<string[]>)} [protocols] WebSocket
+ *   subprotocols, e.g. ["murror.token." + token]; a function is called before every connection,
+ *   so that each one can carry a fresh token
  * @property {() => number} [random] jitter source in [0, 1) (Math.random)
  */
 
@@ -39,6 +42,8 @@
 
 /** Close code of a pod that is draining or restarting (RFC 6455 "Service Restart"). */
 export const SERVICE_RESTART = 1012;
+/** The same from daphne, which may only send 1000 or 3000-4999 itself. */
+export const SERVICE_RESTART_APP = 4012;
 /** Close code the client uses when it gives up on a socket (no welcome, no pong). */
 export const CLIENT_GAVE_UP = 4000;
 
@@ -105,6 +110,7 @@ export class MurrorClient {
     this._connectTimeout = options.connectTimeout ?? 10000;
     this._pingInterval = options.pingInterval ?? 25000;
     this._random = options.random ?? Math.random;
+    this._protocols = options.protocols;
 
     /** @type {ConnectionState} */
     this.state = "connecting";
@@ -281,13 +287,29 @@ export class MurrorClient {
   _open() {
     const url = this.urls[this._urlIndex % this.urls.length];
     this.url = url;
+    if (typeof this._protocols !== "function") {
+      this._socketOpen(url, this._protocols);
+      return;
+    }
+    Promise.resolve()
+      .then(/** @type {() => string[] | Promise<string[]>} */ (this._protocols))
+      .then(
+        (protocols) => this.state !== "closed" && this._socketOpen(url, protocols),
+        (error) => this.state !== "closed" && this._openFailed(url, error),
+      );
+  }
+
+  /**
+   * @param {string} url
+   * @param {string | string[] | undefined} protocols
+   */
+  _socketOpen(url, protocols) {
     /** @type {WebSocket} */
     let socket;
     try {
-      socket = new this._WebSocket(url);
+      socket = new this._WebSocket(url, protocols);
     } catch (error) {
-      this._emitError(new MurrorError("connect_failed", `cannot open ${url}: ${error}`));
-      this._reconnect({ code: 1006, reason: String(error) });
+      this._openFailed(url, error);
       return;
     }
     this._socket = socket;
@@ -295,6 +317,15 @@ export class MurrorClient {
     socket.onclose = (event) => this._closed(socket, event);
     socket.onerror = () => {}; // a close event always follows, and carries what we need
     this._timer = setTimeout(() => this._drop(socket, "no welcome in time"), this._connectTimeout);
+  }
+
+  /**
+   * @param {string} url
+   * @param {unknown} error
+   */
+  _openFailed(url, error) {
+    this._emitError(new MurrorError("connect_failed", `cannot open ${url}: ${error}`));
+    this._reconnect({ code: 1006, reason: String(error) });
   }
 
   /**
@@ -425,8 +456,8 @@ export class MurrorClient {
 
   /** @param {{code: number, reason: string}} event */
   _reconnect(event) {
-    // A draining pod (1012) is no sign of trouble with the service: retry promptly.
-    if (event.code === SERVICE_RESTART) this._attempt = 0;
+    // A draining pod (1012, 4012) is no sign of trouble with the service: retry promptly.
+    if (event.code === SERVICE_RESTART || event.code === SERVICE_RESTART_APP) this._attempt = 0;
     const delay = backoffDelay(this._attempt, this._backoffBase, this._backoffCap, this._random);
     this._attempt += 1;
     this._urlIndex += 1;
