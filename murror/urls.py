@@ -1,11 +1,9 @@
 """HTTP routes served by Django; /healthz, /readyz and /ws/ are routed in murror.asgi."""
 
 from django.contrib import admin
-from django.urls import path
-
-from realtime.views import realtime_token
+from django.urls import include, path
 
 urlpatterns = [
     path("admin/", admin.site.urls),
-    path("realtime/token", realtime_token, name="realtime-token"),
+    path("", include("realtime.urls")),
 ]

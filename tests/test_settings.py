@@ -20,6 +20,7 @@ print(json.dumps({
     "LAYER": s.CHANNEL_LAYERS["default"]["BACKEND"],
     "LIMITS": [s.REALTIME_MAX_FRAME_BYTES, s.REALTIME_MAX_ROOMS, s.REALTIME_RATE, s.REALTIME_BURST],
     "TLS": [s.REDIS_TLS.ca_file, s.REDIS_TLS.verify],
+    "DEMO": s.REALTIME_DEMO,
 }))
 """
 
