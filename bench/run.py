@@ -57,7 +57,13 @@ def settings_for(quick: bool, max_room: int) -> scenarios.Settings:
     )
 
 
-def start_stacks(stack: ExitStack, workdir: Path) -> tuple[list[Stack], list[Stack]]:
+PRODUCT_SERVERS = {
+    "daphne": ["-m", "daphne"],
+    "uvloop": ["-m", "murror.serve"],  # the same daphne, its event loop from uvloop
+}
+
+
+def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Stack], list[Stack]]:
     """redis-server, 2 product pods, 2 reference pods, and the echo server for the ceiling."""
     redis = RedisServer(workdir / "redis").start()
     stack.callback(redis.stop)
@@ -71,11 +77,15 @@ def start_stacks(stack: ExitStack, workdir: Path) -> tuple[list[Stack], list[Sta
         for n in (1, 2)
     ]
     echo = NodeServer(workdir, "echo_fanout.js", "echo")
-    for server in [*pods, *nodes, echo]:
-        server.start()
-        stack.callback(server.stop)
-    for server in [*pods, *nodes, echo]:
-        server.wait_listening()
+    for pod in pods:
+        address = ["-b", "127.0.0.1", "-p", str(pod.port)]
+        pod.start([sys.executable, *PRODUCT_SERVERS[server], *address, "murror.asgi:application"])
+        stack.callback(pod.stop)
+    for node in [*nodes, echo]:
+        node.start()
+        stack.callback(node.stop)
+    for process in [*pods, *nodes, echo]:
+        process.wait_listening()
     echo_http = f"http://127.0.0.1:{echo.port}"
     echo_pid = [echo.process.pid]
     return [
@@ -105,6 +115,9 @@ def main() -> None:
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--max-room", type=int, default=10000, help="largest room in scale")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--server", choices=PRODUCT_SERVERS, default="daphne", help="how the product pods run"
+    )
     args = parser.parse_args()
     chosen = [name for name in SCENARIOS if name in args.only.split(",")]
     settings = settings_for(args.quick, args.max_room)
@@ -117,13 +130,13 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "open_files_limit": nofile,
-            "product": "2 daphne pods (murror.asgi:application), REDIS_URL db 0",
+            "product": f"2 pods ({args.server}, murror.asgi:application), REDIS_URL db 0",
             "reference": "2 node server.js pods (socket.io 4.8 + @socket.io/redis-adapter 8.3)",
             **settings.__dict__,
         }
     }
     with tempfile.TemporaryDirectory() as workdir, ExitStack() as stack:
-        stacks, echo_stacks = start_stacks(stack, Path(workdir))
+        stacks, echo_stacks = start_stacks(stack, Path(workdir), args.server)
         for name in chosen:
             print(f"{name}:", flush=True)
             if name == "ceiling":

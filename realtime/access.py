@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
-from urllib.parse import ParseResult, parse_qs
+from urllib.parse import parse_qs, urlparse
 
 from channels.auth import get_user
 from channels.security.websocket import OriginValidator
@@ -36,22 +36,21 @@ class Admission:
     refused: bool = False
 
 
-class BrowserOriginValidator(OriginValidator):
-    """AllowedHostsOriginValidator plus REALTIME_ALLOWED_ORIGINS, read at each handshake.
+def origin_allowed(scope: dict[str, Any]) -> bool:
+    """AllowedHostsOriginValidator's rule plus REALTIME_ALLOWED_ORIGINS, read at each handshake.
 
     A handshake without an Origin header is not from a browser (browsers always send one), so
-    cross-site WebSocket hijacking cannot apply: it is let through to authentication.
+    cross-site WebSocket hijacking cannot apply: it is let through to authentication. Checked
+    by the consumer instead of wrapping it in OriginValidator, whose frame would stay alive as
+    long as each connection (README, Performance: idle memory).
     """
-
-    def __init__(self, application: Any) -> None:
-        super().__init__(application, allowed_origins=[])
-
-    def valid_origin(self, parsed_origin: ParseResult | None) -> bool:
-        allowed = [*settings.ALLOWED_HOSTS, *settings.REALTIME_ALLOWED_ORIGINS]
-        if settings.DEBUG and not settings.ALLOWED_HOSTS:
-            allowed += ["localhost", "127.0.0.1", "[::1]"]
-        self.allowed_origins = allowed
-        return parsed_origin is None or super().valid_origin(parsed_origin)
+    origin = next((value for name, value in scope.get("headers", []) if name == b"origin"), None)
+    if origin is None:
+        return True
+    allowed = [*settings.ALLOWED_HOSTS, *settings.REALTIME_ALLOWED_ORIGINS]
+    if settings.DEBUG and not settings.ALLOWED_HOSTS:
+        allowed += ["localhost", "127.0.0.1", "[::1]"]
+    return bool(OriginValidator(None, allowed).valid_origin(urlparse(origin.decode("latin1"))))
 
 
 def token_issue(user: Any) -> str:

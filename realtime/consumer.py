@@ -10,6 +10,7 @@ and it never touches the database.
 from __future__ import annotations
 
 import logging
+import sys
 import time
 import uuid
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 from django.conf import settings
 
-from realtime.access import UNAUTHORIZED, ConnectionUser, connection_admit
+from realtime.access import UNAUTHORIZED, ConnectionUser, connection_admit, origin_allowed
 from realtime.layers import layer_status
 from realtime.pod import pod_rooms
 from realtime.protocol import (
@@ -111,7 +112,9 @@ class RoomConnection:
     async def _handle(self, message: ClientMessage) -> None:
         reply: dict[str, Any]
         match message:
-            case Join(room=room):
+            case Join():
+                # Interned: the thousands of members of a room share one copy of its name.
+                room = sys.intern(message.room)
                 if room not in self.rooms and len(self.rooms) >= settings.REALTIME_MAX_ROOMS:
                     raise ProtocolError(
                         ErrorCode.TOO_MANY_ROOMS,
@@ -142,6 +145,7 @@ class RoomConnection:
         await self.send_text(frame_encode(reply, message.id))
 
 
+WEBSOCKET_PATH = "/ws/"
 SERVICE_RESTART = 1012  # IANA "Service Restart": this pod is going away, reconnect elsewhere
 SERVICE_RESTART_PRIVATE = 4012
 _RATE_MESSAGE = "too many messages: slow down"
@@ -151,22 +155,10 @@ _INTERNAL_ERROR = {"type": "error", "code": "internal_error", "message": "the se
 async def room_consumer(
     scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
 ) -> None:
-    """The ASGI application for /ws/."""
-    event = await receive()
-    if event["type"] != "websocket.connect":
+    """The ASGI application for WebSockets: /ws/ only."""
+    connection = await _connection_open(dict(scope), receive, send)
+    if connection is None:
         return
-    rooms = await pod_rooms()
-    admission = await connection_admit(dict(scope))
-    connection = RoomConnection(send, rooms, admission.user)
-    await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
-    if admission.refused:
-        await connection.close_with(UNAUTHORIZED)
-        return
-    if rooms.draining:
-        await connection.close_with(SERVICE_RESTART)
-        return
-    rooms.connection_add(connection)
-    pod_stats.connection_opened()
     try:
         await connection.send_text(connection.welcome_frame())
         while True:
@@ -178,3 +170,31 @@ async def room_consumer(
     finally:
         pod_stats.connection_closed()
         await connection.close()
+
+
+async def _connection_open(
+    scope: dict[str, Any], receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> RoomConnection | None:
+    """The handshake: refuse (HTTP 403), close with a code, or accept and register.
+
+    A function of its own so that what the handshake needed is freed once it is done, not kept
+    by every idle connection's frame.
+    """
+    if (await receive())["type"] != "websocket.connect":
+        return None
+    if scope["path"] != WEBSOCKET_PATH or not origin_allowed(scope):
+        await send({"type": "websocket.close", "code": 1000, "reason": ""})
+        return None
+    rooms = await pod_rooms()
+    admission = await connection_admit(scope)
+    connection = RoomConnection(send, rooms, admission.user)
+    await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
+    if admission.refused:
+        await connection.close_with(UNAUTHORIZED)
+        return None
+    if rooms.draining:
+        await connection.close_with(SERVICE_RESTART)
+        return None
+    rooms.connection_add(connection)
+    pod_stats.connection_opened()
+    return connection
