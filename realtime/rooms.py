@@ -45,6 +45,35 @@ def room_group(room: str) -> str:
     return f"room.{room}"
 
 
+class EventQueue:
+    """A bounded FIFO between two tasks: when it is full the oldest event is dropped, and
+    counted, so a pod that cannot keep up sheds load instead of growing without end."""
+
+    def __init__(self, size: int) -> None:
+        self.items: deque[dict[str, Any]] = deque(maxlen=size)
+        self.ready = asyncio.Event()
+        self.dropped = 0
+
+    def put(self, item: dict[str, Any]) -> None:
+        if len(self.items) == self.items.maxlen:
+            self.dropped += 1
+        self.items.append(item)
+        self.ready.set()
+
+    async def consume(self, handle: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Hand every event to `handle`, in order, for ever; one failing event is logged."""
+        while True:
+            await self.ready.wait()
+            while self.items:
+                try:
+                    await handle(self.items.popleft())
+                except Exception:
+                    logger.exception("Dropped a room event that could not be handled")
+                # Let the other tasks and the connections run between two events.
+                await asyncio.sleep(0)
+            self.ready.clear()
+
+
 class PodRooms:
     """The rooms of this pod's connections, joined to the layer's groups on their behalf."""
 
@@ -60,16 +89,19 @@ class PodRooms:
         self.members: dict[str, dict[str, Member]] = {}
         self.membership = membership_for(self)
         self.channel = ""
-        # Bounded: when the pod cannot keep up, the oldest events are dropped and counted.
-        self.inbox: deque[dict[str, Any]] = deque(maxlen=inbox_size)
-        self.inbox_ready = asyncio.Event()
-        self.dropped = 0
+        # Events received for local members, and events waiting to go to the other pods.
+        self.inbox = EventQueue(inbox_size)
+        self.outbox = EventQueue(inbox_size)
         self.connections: dict[str, Member] = {}
         self.draining = False
         self.all_closed = asyncio.Event()
         self.forwarding = OutageLog(logger, "Room events reach this pod only")
         self._receiver: asyncio.Task[None] | None = None
-        self._dispatcher: asyncio.Task[None] | None = None
+        self._workers: list[asyncio.Task[None]] = []
+
+    @property
+    def dropped(self) -> int:
+        return self.inbox.dropped + self.outbox.dropped
 
     def connection_add(self, member: Member) -> None:
         self.connections[member.connection_id] = member
@@ -86,12 +118,15 @@ class PodRooms:
     async def start(self) -> None:
         self.channel = await self.layer.new_channel("pod.")
         self._receiver = asyncio.create_task(self._layer_receive(), name="rooms-receive")
-        self._dispatcher = asyncio.create_task(self._dispatch(), name="rooms-dispatch")
+        self._workers = [
+            asyncio.create_task(self.inbox.consume(self._handle), name="rooms-dispatch"),
+            asyncio.create_task(self.outbox.consume(self._forward), name="rooms-forward"),
+        ]
         await self.membership.start()
 
     async def stop(self) -> None:
         """Leave every room on the layer and in the member counts, at once."""
-        for task in (self._receiver, self._dispatcher):
+        for task in (self._receiver, *self._workers):
             if task:
                 task.cancel()
         await self.membership.stop()
@@ -141,13 +176,9 @@ class PodRooms:
         text = event_frame(room, event, data, sender.connection_id)
         skip = None if echo else sender.connection_id
         await self.deliver(room, text, skip)
-        message = {"type": ROOM_EVENT, "room": room, "text": text, "origin": self.pod_id}
-        try:
-            await self.layer.group_send(room_group(room), message)
-        except Exception as error:
-            self.forwarding.failed(error)
-        else:
-            self.forwarding.recovered()
+        # Forwarded by a task of its own, in order: the sender's next frame need not wait for
+        # Redis's reply to this PUBLISH.
+        self.outbox.put({"type": ROOM_EVENT, "room": room, "text": text, "origin": self.pod_id})
 
     async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
         """Hand the same frame to each local member's socket: the hot loop of the fan-out."""
@@ -165,23 +196,15 @@ class PodRooms:
     async def _layer_receive(self) -> None:
         """Move what the layer received into the bounded inbox, as fast as it arrives."""
         while True:
-            message = await self.layer.receive(self.channel)
-            if len(self.inbox) == self.inbox.maxlen:
-                self.dropped += 1
-            self.inbox.append(message)
-            self.inbox_ready.set()
+            self.inbox.put(await self.layer.receive(self.channel))
 
-    async def _dispatch(self) -> None:
-        while True:
-            await self.inbox_ready.wait()
-            while self.inbox:
-                try:
-                    await self._handle(self.inbox.popleft())
-                except Exception:
-                    logger.exception("Dropped a malformed room message")
-                # Let the receiver and the connections run between two room events.
-                await asyncio.sleep(0)
-            self.inbox_ready.clear()
+    async def _forward(self, message: dict[str, Any]) -> None:
+        try:
+            await self.layer.group_send(room_group(message["room"]), message)
+        except Exception as error:
+            self.forwarding.failed(error)
+        else:
+            self.forwarding.recovered()
 
     async def _handle(self, message: dict[str, Any]) -> None:
         if message.get("type") == CONNECTION_CLOSE:
