@@ -26,7 +26,8 @@ from tests.servers import RedisServer
 ROOMS = 100
 PODS = 2
 STEP_SECONDS = 5
-RATES = [500, 2000, 8000, 16000]
+RATES = [500, 2000, 8000]
+FIGURES = ["rate", "emits_per_s", "deliveries_per_s", "loss_pct", "p50_ms", "p99_ms"]
 RUNS = 3
 BACKENDS = {
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
@@ -48,14 +49,18 @@ def pod_main(backend: str, port: int, ready, results, seconds: float) -> None:
             await layer.group_add(f"room.r{room}", channel)
         ready.set()
         latencies: list[float] = []
+        failure = ""
         deadline = time.time() + seconds
         while time.time() < deadline:
             try:
                 message = await asyncio.wait_for(layer.receive(channel), deadline - time.time())
             except TimeoutError:
                 break
+            except Exception as error:  # the layer itself failed: report it, do not hang
+                failure = f"{type(error).__name__}: {error}"
+                break
             latencies.append(time.time() - message["ts"])
-        results.put(latencies)
+        results.put((latencies, failure))
 
     asyncio.run(run())
 
@@ -89,7 +94,9 @@ def step(backend: str, port: int, rate: int) -> dict[str, float]:
     for ready in readies:
         assert ready.wait(30), "pod did not start"
     sent = asyncio.run(send_at(backend, port, rate))
-    latencies = sorted(lat for _ in pods for lat in results.get(timeout=60))
+    received = [results.get(timeout=60) for _ in pods]
+    latencies = sorted(latency for pod_latencies, _ in received for latency in pod_latencies)
+    failures = sorted({failure for _, failure in received if failure})
     for pod in pods:
         pod.join(timeout=30)
     expected = sent * PODS
@@ -100,11 +107,20 @@ def step(backend: str, port: int, rate: int) -> dict[str, float]:
         "loss_pct": 100 * (1 - len(latencies) / expected) if expected else 0.0,
         "p50_ms": 1000 * latencies[len(latencies) // 2] if latencies else float("nan"),
         "p99_ms": 1000 * latencies[int(len(latencies) * 0.99)] if latencies else float("nan"),
+        "receiver_failures": len(failures),
+        "failure": "; ".join(failures),
     }
 
 
-def median_of_runs(runs: list[dict[str, float]]) -> dict[str, float]:
-    return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
+def median_of_runs(runs: list[dict]) -> dict:
+    """Medians of the figures; a layer's failures are kept, not averaged away."""
+    medians = {key: statistics.median(run[key] for run in runs) for key in FIGURES}
+    failures = [run["failure"] for run in runs if run["failure"]]
+    return {
+        **medians,
+        "runs_with_failures": len(failures),
+        "failure": "; ".join(sorted(set(failures))),
+    }
 
 
 def main() -> None:
@@ -126,16 +142,20 @@ def main() -> None:
         f"Layer comparison: {PODS} pods x {ROOMS} rooms, {STEP_SECONDS} s per step, "
         f"median of {RUNS} runs",
         "",
-        "| emits/s asked | layer | emits/s done | deliveries/s | loss | p50 ms | p99 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| emits/s asked | layer | emits/s done | deliveries/s | loss | p50 ms | p99 ms"
+        " | failed runs |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for index, rate in enumerate(RATES):
         for backend in BACKENDS:
             row = table[backend][index]
             lines.append(
                 f"| {rate} | {backend} | {row['emits_per_s']:.0f} | {row['deliveries_per_s']:.0f}"
-                f" | {row['loss_pct']:.1f}% | {row['p50_ms']:.1f} | {row['p99_ms']:.1f} |"
+                f" | {row['loss_pct']:.1f}% | {row['p50_ms']:.1f} | {row['p99_ms']:.1f}"
+                f" | {row['runs_with_failures']} of {RUNS} |"
             )
+    failures = sorted({row["failure"] for rows in table.values() for row in rows if row["failure"]})
+    lines += ["", *(f"- a receiver failed: {failure}" for failure in failures)]
     (out / "layers.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
 

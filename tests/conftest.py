@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 
 import pytest
+from channels.layers import get_channel_layer
 
+from realtime.pod import pod_rooms_stop
 from tests.servers import DaphnePod, RedisServer, TlsFiles, tls_files_make
 
 REDIS_PASSWORD = "s3cret p@ss/word:x%"
@@ -84,6 +86,15 @@ def pod_factory(tmp_path: Path) -> Iterator[Callable[..., DaphnePod]]:
     yield start
     for pod in pods:
         pod.stop()
+
+
+@pytest.fixture
+async def in_process_pod() -> AsyncIterator[None]:
+    """For tests of murror.asgi in this process: each test's event loop gets fresh pod rooms,
+    left afterwards, and the in-memory layer is emptied."""
+    yield
+    await pod_rooms_stop()
+    await get_channel_layer().flush()
 
 
 @pytest.fixture

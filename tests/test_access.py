@@ -3,26 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 import websockets
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
 from murror.asgi import application
 from realtime.access import TOKEN_SUBPROTOCOL_PREFIX, UNAUTHORIZED, token_issue
-from realtime.pod import pod_rooms_stop
 
-
-@pytest.fixture(autouse=True)
-async def fresh_pod() -> AsyncIterator[None]:
-    yield
-    await pod_rooms_stop()
-    await get_channel_layer().flush()
+pytestmark = pytest.mark.usefixtures("in_process_pod")
 
 
 @pytest.fixture

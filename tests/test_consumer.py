@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import AsyncIterator
 
 import pytest
 from channels.layers import get_channel_layer
@@ -12,18 +11,14 @@ from channels.testing import WebsocketCommunicator
 
 from murror.asgi import application
 from realtime.emit import room_emit
-from realtime.pod import pod_rooms, pod_rooms_stop
+from realtime.pod import pod_rooms
 from realtime.rooms import room_group
 from realtime.stats import pod_stats
 
 TIMEOUT = 5
 
 
-@pytest.fixture(autouse=True)
-async def fresh_pod() -> AsyncIterator[None]:
-    yield
-    await pod_rooms_stop()
-    await get_channel_layer().flush()
+pytestmark = pytest.mark.usefixtures("in_process_pod")
 
 
 class Client:

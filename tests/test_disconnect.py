@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 
 from murror.asgi import application
 from realtime.disconnect import CLOSED_BY_STAFF, connection_close_handle, connection_close_send
-from realtime.pod import pod_rooms, pod_rooms_stop
+from realtime.pod import pod_rooms
 
 TIMEOUT = 5
 
 
-@pytest.fixture(autouse=True)
-async def fresh_pod() -> AsyncIterator[None]:
-    yield
-    await pod_rooms_stop()
-    await get_channel_layer().flush()
+pytestmark = pytest.mark.usefixtures("in_process_pod")
 
 
 async def connected() -> tuple[WebsocketCommunicator, str]:

@@ -4,17 +4,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 
 import pytest
-from channels.layers import get_channel_layer
 from channels.testing import WebsocketCommunicator
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from murror.asgi import application
-from realtime.pod import pod_rooms_stop
 
 DOCUMENTED_CLOSE_CODES = {4401, 1012, 4012}
 TYPES = ["join", "leave", "emit", "members", "ping", "pong", "", "JOIN", None, 7]
@@ -58,12 +55,9 @@ frames = st.one_of(
 
 
 @pytest.fixture(autouse=True)
-async def generous_limits(settings) -> AsyncIterator[None]:
+def generous_limits(settings, in_process_pod) -> None:
     settings.REALTIME_RATE = 1_000_000
     settings.REALTIME_BURST = 1_000_000
-    yield
-    await pod_rooms_stop()
-    await get_channel_layer().flush()
 
 
 async def connected() -> WebsocketCommunicator:
