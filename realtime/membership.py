@@ -146,7 +146,7 @@ class RedisMembership:
             logger.warning("Redis had lost this pod's room memberships: restored them")
         return restored
 
-    async def write_changes(self) -> None:
+    async def write_changes(self) -> bool:
         """Send every changed count in one pipeline; on failure they stay marked for later."""
         changed, self._changed = self._changed, set()
         try:
@@ -154,8 +154,9 @@ class RedisMembership:
         except Exception as error:
             self._changed |= changed
             self.writes.failed(error)
-        else:
-            self.writes.recovered()
+            return False
+        self.writes.recovered()
+        return True
 
     async def _counts_write(self, rooms: set[str]) -> None:
         if not rooms:
@@ -174,10 +175,10 @@ class RedisMembership:
             await self._change_noted.wait()
             self._change_noted.clear()
             written, self._next_write = self._next_write, None
-            await self.write_changes()
+            succeeded = await self.write_changes()
             if written and not written.done():
                 written.set_result(None)
-            if self._changed:  # failed: try again after a heartbeat's pause, not in a spin
+            if not succeeded:  # try again after a heartbeat's pause, not in a spin
                 await asyncio.sleep(self.heartbeat_seconds)
                 self._change_noted.set()
 

@@ -111,3 +111,26 @@ async def test_stop_leaves_every_room_at_once(redis) -> None:
     await a.stop()
     assert await b.others_count("r") == 0
     assert await redis.zscore("murror:pods", "a") is None
+
+
+async def test_joins_during_a_write_do_not_wait_for_a_retry(redis) -> None:
+    """Changes that arrive while a write is under way go out right after it, not after the
+    pause that follows a failed write."""
+    counts: dict[str, int] = {}
+    a = RedisMembership(redis, "a", lambda: counts, heartbeat_seconds=30, pod_timeout_seconds=60)
+    await a.beat()
+    b = await registered(redis, "b", {})
+    await a.start()
+
+    async def join(room: str) -> None:
+        counts[room] = 1
+        await a.room_changed(room)
+
+    async with asyncio.timeout(5):  # the pause after a failed write would be 30 s
+        joins = []
+        for number in range(20):  # spread out, so that some land while a write is under way
+            joins.append(asyncio.create_task(join(f"room{number}")))
+            await asyncio.sleep(0.002)
+        await asyncio.gather(*joins)
+    assert await b.others_count("room19") == 1
+    await a.stop()
