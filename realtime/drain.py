@@ -20,6 +20,8 @@ from realtime.rooms import PodRooms
 
 logger = logging.getLogger(__name__)
 
+DRAIN_READY = "On SIGTERM this pod will drain its WebSockets before it stops"
+
 
 async def pod_drain(rooms: PodRooms, timeout: float) -> None:
     """Refuse new connections, close the open ones with 1012, wait for them, leave the counts."""
@@ -55,6 +57,7 @@ def daphne_drain_install() -> None:
     async def serving() -> None:
         rooms = await pod_rooms()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, on_sigterm, rooms)
+        logger.info(DRAIN_READY)
 
     # Startup triggers fire before the loop runs; callLater(0) lands inside the running loop.
     reactor.callWhenRunning(reactor.callLater, 0, lambda: task_in_background(serving(), "serving"))

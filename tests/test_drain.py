@@ -8,6 +8,7 @@ import signal
 import websockets
 
 from realtime.consumer import SERVICE_RESTART_PRIVATE
+from realtime.drain import DRAIN_READY
 from tests.servers import wait_for
 from tests.ws_client import WsClient
 
@@ -23,6 +24,7 @@ async def test_sigterm_closes_websockets_leaves_rooms_and_exits(pod_factory, red
         await client.join("drained")
     assert await observer.members("drained") == 3
 
+    leaving.wait_for_log(DRAIN_READY)  # SIGTERM before it would be daphne's plain stop
     assert leaving.process
     leaving.process.send_signal(signal.SIGTERM)
     for client in clients:
@@ -41,6 +43,7 @@ async def test_sigterm_closes_websockets_leaves_rooms_and_exits(pod_factory, red
 
 def test_sigterm_with_no_connections_exits_at_once(pod_factory) -> None:
     pod = pod_factory().wait_listening()
+    pod.wait_for_log(DRAIN_READY)
     assert pod.process
     pod.process.send_signal(signal.SIGTERM)
     assert pod.wait_exit(15) == 0
