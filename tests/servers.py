@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import signal
@@ -71,6 +73,18 @@ def _openssl(*parts: str | Path) -> None:
     """Run openssl; text parts are split into words, paths stay whole."""
     words = [w for part in parts for w in (part.split() if isinstance(part, str) else [str(part)])]
     subprocess.run(["openssl", *words], check=True, capture_output=True, timeout=60)
+
+
+async def async_wait_for(
+    check: Callable[[], object], timeout: float, what: str, interval: float = 0.05
+) -> None:
+    """The asyncio twin of `wait_for`: call (and await, if it is a coroutine function) `check`
+    until it is truthy; fail the test after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not ((await check()) if inspect.iscoroutinefunction(check) else check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await asyncio.sleep(interval)
 
 
 class RedisServer:

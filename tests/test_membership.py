@@ -10,6 +10,7 @@ import pytest
 from realtime.membership import RedisMembership
 from realtime.redis_probe import redis_client
 from realtime.redis_url import redis_target_parse
+from tests.servers import async_wait_for
 
 
 @pytest.fixture
@@ -86,9 +87,11 @@ async def test_a_pod_that_stops_beating_stops_counting(redis) -> None:
     await registered(redis, "dead", {"r": 4}, timeout=1)
     assert await alive.others_count("r") == 4
     await alive.start()  # only the live pod keeps beating
-    async with asyncio.timeout(10):
-        while await alive.others_count("r") != 0:
-            await asyncio.sleep(0.1)
+
+    async def dead_pod_gone() -> bool:
+        return await alive.others_count("r") == 0
+
+    await async_wait_for(dead_pod_gone, 10, "the dead pod to stop counting", interval=0.1)
     await alive.stop()
 
 

@@ -13,7 +13,7 @@ import pytest
 from realtime.layers import redis_layer_new
 from realtime.redis_url import redis_target_parse
 from realtime.rooms import room_group
-from tests.servers import PROJECT_ROOT, DaphnePod, RedisServer, pod_base_env
+from tests.servers import PROJECT_ROOT, DaphnePod, RedisServer, async_wait_for, pod_base_env
 from tests.ws_client import WsClient
 
 
@@ -98,12 +98,11 @@ async def test_members_count_over_all_pods_and_a_closing_client(pods) -> None:
         assert await client.members("counted") == 4
     await clients[2].close()
 
-    async def count_is(expected: int) -> None:
-        while await clients[0].members("counted") != expected:
-            await asyncio.sleep(0.05)
+    async def closed_one_gone() -> bool:
+        return await clients[0].members("counted") == 3
 
     # SPEC: a closed connection stops counting on every pod within 2 s.
-    await asyncio.wait_for(count_is(3), timeout=2)
+    await async_wait_for(closed_one_gone, 2, "the closed connection to stop counting")
     assert await clients[1].members("counted") == 3
     await close_all([clients[0], clients[1], clients[3]])
 
@@ -176,9 +175,8 @@ async def test_members_of_a_killed_pod_stop_counting_within_60_seconds(
     assert await observer.members("mortal") == 4
     doomed.kill()  # SIGKILL: no cleanup at all
 
-    async def count_drops() -> None:
-        while await observer.members("mortal") != 1:
-            await asyncio.sleep(0.5)
+    async def killed_pod_gone() -> bool:
+        return await observer.members("mortal") == 1
 
-    await asyncio.wait_for(count_drops(), timeout=60)
+    await async_wait_for(killed_pod_gone, 60, "the killed pod's members to stop counting", 0.5)
     await observer.close()

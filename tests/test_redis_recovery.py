@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
 
-from tests.servers import RedisServer, wait_for
+from tests.servers import RedisServer, async_wait_for, wait_for
 from tests.ws_client import WsClient
 
 
@@ -49,11 +48,11 @@ async def test_redis_restarting_empty_heals_open_connections(pod_factory, redis_
     await emit_until_received(alice, bob, "survivors", within=10)
     await emit_until_received(bob, alice, "survivors", within=10)
 
-    async def counts_restored() -> None:
-        while await bob.members("survivors") != 3:
-            await asyncio.sleep(0.2)
+    async def counts_restored() -> bool:
+        return await bob.members("survivors") == 3
 
-    await asyncio.wait_for(counts_restored(), timeout=max(0.1, 10 - (time.monotonic() - restarted)))
+    within = max(0.1, 10 - (time.monotonic() - restarted))
+    await async_wait_for(counts_restored, within, "member counts restored", interval=0.2)
     for client in (alice, alice_neighbour, bob):
         await client.close()
 

@@ -8,6 +8,7 @@ from channels.layers import InMemoryChannelLayer
 
 from realtime.membership import LocalMembership
 from realtime.rooms import ROOM_EVENT, PodRooms, room_group
+from tests.servers import async_wait_for
 
 
 class SlowMember:
@@ -33,13 +34,10 @@ async def test_inbox_is_bounded_and_counts_what_it_drops() -> None:
     for number in range(10):
         message = {"type": ROOM_EVENT, "room": "r", "text": str(number)}
         await layer.group_send(room_group("r"), message)
-    async with asyncio.timeout(5):
-        while rooms.dropped < 6:  # 1 being written, 3 kept, 6 dropped
-            await asyncio.sleep(0.01)
+    # 1 being written, 3 kept, 6 dropped
+    await async_wait_for(lambda: rooms.dropped >= 6, 5, "6 dropped events")
     member.release.set()
-    async with asyncio.timeout(5):
-        while len(member.received) < 4:
-            await asyncio.sleep(0.01)
+    await async_wait_for(lambda: len(member.received) >= 4, 5, "4 deliveries")
     assert member.received == ["0", "7", "8", "9"]
     assert rooms.dropped == 6
     await rooms.stop()
@@ -55,8 +53,6 @@ async def test_events_from_this_pod_are_not_delivered_twice() -> None:
     await rooms.emit("r", "e", 1, sender=member, echo=True)
     other_pod_message = {"type": ROOM_EVENT, "room": "r", "text": "remote"}
     await layer.group_send(room_group("r"), other_pod_message)
-    async with asyncio.timeout(5):
-        while "remote" not in member.received:
-            await asyncio.sleep(0.01)
+    await async_wait_for(lambda: "remote" in member.received, 5, "the remote event")
     assert len(member.received) == 2
     await rooms.stop()

@@ -7,6 +7,7 @@ import base64
 import os
 import socket
 
+from tests.servers import async_wait_for
 from tests.ws_client import WsClient
 
 EVENTS = 400
@@ -41,11 +42,10 @@ async def test_a_stalled_client_does_not_delay_the_others(pod_factory) -> None:
     await reader.join("busy")
     stalled = await asyncio.to_thread(stalled_client, pod.port)
 
-    async def count_stalled_in_room() -> None:
-        while await sender.members("busy") != 3:
-            await asyncio.sleep(0.05)
+    async def stalled_in_room() -> bool:
+        return await sender.members("busy") == 3
 
-    await asyncio.wait_for(count_stalled_in_room(), timeout=5)
+    await async_wait_for(stalled_in_room, 5, "the stalled client in the room")
     for number in range(EVENTS):
         await sender.emit("busy", "bulk", {"n": number, "pad": PAYLOAD}, echo=False)
     received = [(await reader.receive(timeout=10))["data"]["n"] for _ in range(EVENTS)]
