@@ -19,8 +19,9 @@ class OutageLog:
         self.failures = 0
         self.down = False
 
-    def failed(self, error: BaseException) -> None:
-        self.failures += 1
+    def failed(self, error: BaseException, lost: int = 1) -> None:
+        """One failed Redis operation, which cost `lost` of the things this log counts."""
+        self.failures += lost
         pod_stats.redis_errors += 1
         if not self.down:
             self.down = True

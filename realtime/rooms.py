@@ -28,6 +28,8 @@ from realtime.stats import pod_stats
 logger = logging.getLogger(__name__)
 
 ROOM_EVENT = "room.event"
+# Most room events a pod forwards in one layer message (one Redis PUBLISH).
+FORWARD_BATCH = 64
 
 
 class Member(Protocol):
@@ -46,8 +48,8 @@ def room_group(room: str) -> str:
 
 
 class EventQueue:
-    """A bounded FIFO between two tasks: when it is full the oldest event is dropped, and
-    counted, so a pod that cannot keep up sheds load instead of growing without end."""
+    """A bounded FIFO between two tasks: when it is full the oldest message is dropped, and its
+    events counted, so a pod that cannot keep up sheds load instead of growing without end."""
 
     def __init__(self, size: int) -> None:
         self.items: deque[dict[str, Any]] = deque(maxlen=size)
@@ -56,22 +58,31 @@ class EventQueue:
 
     def put(self, item: dict[str, Any]) -> None:
         if len(self.items) == self.items.maxlen:
-            self.dropped += 1
+            self.dropped += events_in(self.items[0])
         self.items.append(item)
         self.ready.set()
 
-    async def consume(self, handle: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """Hand every event to `handle`, in order, for ever; one failing event is logged."""
+    async def consume(
+        self, handle: Callable[[list[dict[str, Any]]], Awaitable[None]], batch_size: int = 1
+    ) -> None:
+        """Hand the messages to `handle`, in order, up to `batch_size` at a time, for ever; a
+        batch that fails is logged."""
         while True:
             await self.ready.wait()
             while self.items:
+                batch = [self.items.popleft() for _ in range(min(batch_size, len(self.items)))]
                 try:
-                    await handle(self.items.popleft())
+                    await handle(batch)
                 except Exception:
-                    logger.exception("Dropped a room event that could not be handled")
-                # Let the other tasks and the connections run between two events.
+                    logger.exception("Dropped room events that could not be handled")
+                # Let the other tasks and the connections run between two batches.
                 await asyncio.sleep(0)
             self.ready.clear()
+
+
+def events_in(message: dict[str, Any]) -> int:
+    """Room events in a layer message: a batch carries `texts`, anything else is one."""
+    return len(message.get("texts", ())) or 1
 
 
 class PodRooms:
@@ -120,7 +131,9 @@ class PodRooms:
         self._receiver = asyncio.create_task(self._layer_receive(), name="rooms-receive")
         self._workers = [
             asyncio.create_task(self.inbox.consume(self._handle), name="rooms-dispatch"),
-            asyncio.create_task(self.outbox.consume(self._forward), name="rooms-forward"),
+            asyncio.create_task(
+                self.outbox.consume(self._forward, FORWARD_BATCH), name="rooms-forward"
+            ),
         ]
         await self.membership.start()
 
@@ -178,7 +191,7 @@ class PodRooms:
         await self.deliver(room, text, skip)
         # Forwarded by a task of its own, in order: the sender's next frame need not wait for
         # Redis's reply to this PUBLISH.
-        self.outbox.put({"type": ROOM_EVENT, "room": room, "text": text, "origin": self.pod_id})
+        self.outbox.put({"room": room, "text": text})
 
     async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
         """Hand the same frame to each local member's socket: the hot loop of the fan-out."""
@@ -198,28 +211,47 @@ class PodRooms:
         while True:
             self.inbox.put(await self.layer.receive(self.channel))
 
-    async def _forward(self, message: dict[str, Any]) -> None:
-        try:
-            await self.layer.group_send(room_group(message["room"]), message)
-        except Exception as error:
-            self.forwarding.failed(error)
-        else:
-            self.forwarding.recovered()
+    async def _forward(self, outgoing: list[dict[str, Any]]) -> None:
+        """Publish what waits in the outbox: one layer message per room, in order.
 
-    async def _handle(self, message: dict[str, Any]) -> None:
-        if message.get("type") == CONNECTION_CLOSE:
-            await connection_close_handle(self, message)
-            return
-        if message.get("type") != ROOM_EVENT or message.get("origin") == self.pod_id:
-            return
-        room = message["room"]
-        text = message.get("text") or event_frame(
-            room, message["event"], message.get("data"), message.get("from")
-        )
-        await self.deliver(room, text)
+        Under load events queue up while a PUBLISH waits for Redis; sending them together
+        keeps the forwarding rate from being one event per Redis round trip.
+        """
+        texts_by_room: dict[str, list[str]] = {}
+        for event in outgoing:
+            texts_by_room.setdefault(event["room"], []).append(event["text"])
+        for room, texts in texts_by_room.items():
+            message = {"type": ROOM_EVENT, "room": room, "texts": texts, "origin": self.pod_id}
+            try:
+                await self.layer.group_send(room_group(room), message)
+            except Exception as error:
+                self.forwarding.failed(error, len(texts))
+            else:
+                self.forwarding.recovered()
+
+    async def _handle(self, batch: list[dict[str, Any]]) -> None:
+        for message in batch:
+            if message.get("type") == CONNECTION_CLOSE:
+                await connection_close_handle(self, message)
+            elif message.get("type") == ROOM_EVENT and message.get("origin") != self.pod_id:
+                for text in _event_texts(message):
+                    await self.deliver(message["room"], text)
+                    await asyncio.sleep(0)  # a batch for a big room must not hold the loop
 
     async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
         try:
             await method(room_group(room), self.channel)
         except Exception as error:
             logger.warning("Room %s is local to this pod for now: %s", room, error)
+
+
+def _event_texts(message: dict[str, Any]) -> list[str]:
+    """The frames of a room event message: a forwarded batch, one text (`room_emit`), or the
+    plain `event` and `data` that any Channels code may send (README, Server-side emit)."""
+    if "texts" in message:
+        return message["texts"]
+    if "text" in message:
+        return [message["text"]]
+    return [
+        event_frame(message["room"], message["event"], message.get("data"), message.get("from"))
+    ]
