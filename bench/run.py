@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report, scenarios
 from bench.generator import Stack
 from bench.procs import NodeServer, nofile_raise, npm_ci
-from tests.servers import DaphnePod, RedisServer
+from tests.servers import DaphnePod, RedisServer, daphne_listen
 
 SCENARIOS = ["idle", "fanout", "rooms", "scale", "ceiling"]
 # Senders must not be rate limited by the benchmark: raised through the environment, as any
@@ -78,8 +78,8 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
     ]
     echo = NodeServer(workdir, "echo_fanout.js", "echo")
     for pod in pods:
-        address = ["-b", "127.0.0.1", "-p", str(pod.port)]
-        pod.start([sys.executable, *PRODUCT_SERVERS[server], *address, "murror.asgi:application"])
+        listen = daphne_listen(pod.port)
+        pod.start([sys.executable, *PRODUCT_SERVERS[server], *listen, "murror.asgi:application"])
         stack.callback(pod.stop)
     for node in [*nodes, echo]:
         node.start()

@@ -22,7 +22,15 @@ from urllib.parse import quote
 import redis
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# As the shipped command listens (Dockerfile): Twisted's default backlog of 50 drops the SYNs of
+# a burst of connections, and clients retry them only after a second.
+LISTEN_BACKLOG = 4096
 T = TypeVar("T")
+
+
+def daphne_listen(port: int) -> list[str]:
+    """daphne's options to listen on `port` of the loopback, with the shipped backlog."""
+    return ["-e", f"tcp:port={port}:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"]
 
 
 def free_port() -> int:
@@ -172,7 +180,7 @@ class DaphnePod:
         """Run `argv` from the project root; by default daphne on this pod's loopback port."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        daphne = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port)]
+        daphne = [sys.executable, "-m", "daphne", *daphne_listen(self.port)]
         self.process = subprocess.Popen(
             argv or [*daphne, "murror.asgi:application"],
             cwd=PROJECT_ROOT,

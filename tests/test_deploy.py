@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REDIS_PASSWORD
-from tests.servers import PROJECT_ROOT, pod_base_env
+from tests.servers import LISTEN_BACKLOG, PROJECT_ROOT, daphne_listen, pod_base_env
 from tests.test_startup import CONNECTED_LINES, assert_no_secret, startup_messages
 from tests.ws_client import WsClient
 
@@ -76,17 +76,27 @@ def container_env(container: dict[str, Any], secret: dict[str, str]) -> dict[str
 
 
 def on_loopback(argv: list[str]) -> Callable[[int], list[str]]:
-    """The one substitution: `-b 0.0.0.0 -p 8000` becomes 127.0.0.1 and the test pod's free
-    port, so that tests never listen on every interface nor clash on a fixed port."""
+    """The one substitution: the endpoint's port 8000 on 0.0.0.0 becomes the test pod's free
+    port on 127.0.0.1, so that tests never listen on every interface nor clash on a fixed port;
+    the rest of the endpoint (its backlog) stays as shipped."""
+    endpoint = argv.index("-e") + 1
+    shipped = f"tcp:port=8000:interface=0.0.0.0:backlog={LISTEN_BACKLOG}"
+    assert argv[endpoint] == shipped
 
     def argv_for(port: int) -> list[str]:
-        bind, listen = argv.index("-b"), argv.index("-p")
-        assert (argv[bind + 1], argv[listen + 1]) == ("0.0.0.0", "8000")
         rewritten = list(argv)
-        rewritten[bind + 1], rewritten[listen + 1] = "127.0.0.1", str(port)
+        rewritten[endpoint] = daphne_listen(port)[1]
         return rewritten
 
     return argv_for
+
+
+def listen_backlog(port: int) -> int:
+    """The accept queue's length of the socket listening on `port`, as the kernel has it."""
+    (line,) = subprocess.run(
+        ["ss", "-Hltn", f"sport = :{port}"], capture_output=True, text=True, check=True
+    ).stdout.splitlines()
+    return int(line.split()[2])  # State Recv-Q Send-Q: for a listener, Send-Q is the backlog
 
 
 def manifest_env(redis_url: str, **extra: str) -> dict[str, str]:
@@ -109,6 +119,8 @@ async def test_the_shipped_command_serves_with_the_manifest_env(
     assert env["POD_NAME"] == POD_FIELDS["metadata.name"]
     assert env["REDIS_REQUIRED"] == "true"
     pod = pod_factory(env, argv=on_loopback(argv)).wait_listening()
+    somaxconn = int(Path("/proc/sys/net/core/somaxconn").read_text())
+    assert listen_backlog(pod.port) == min(LISTEN_BACKLOG, somaxconn)
     assert pod.http_get("/readyz") == (200, json.dumps({"status": "ok", "layer": "redis"}))
     masked = f"Connecting to Redis: redis://***@127.0.0.1:{redis_with_password.port}/0"
     assert startup_messages(pod.log()) == [masked, *CONNECTED_LINES]
