@@ -28,8 +28,15 @@ from realtime.stats import pod_stats
 logger = logging.getLogger(__name__)
 
 ROOM_EVENT = "room.event"
-# Most room events a pod forwards in one layer message (one Redis PUBLISH).
+# Most room events a pod forwards in one layer message (one Redis PUBLISH), and most layer
+# messages its dispatcher takes from the inbox at once.
 FORWARD_BATCH = 64
+DISPATCH_BATCH = 64
+# Frames the dispatcher writes before it lets the event loop turn. The server sends what was
+# written to a socket during one turn in one go (one send, one write registration), so a pod
+# that has fallen behind catches up on events for small rooms several to a turn, while a big
+# room's delivery still gives the connections a turn after each event.
+WRITES_PER_TURN = 1000
 
 
 class Member(Protocol):
@@ -130,7 +137,9 @@ class PodRooms:
         self.channel = await self.layer.new_channel("pod.")
         self._receiver = asyncio.create_task(self._layer_receive(), name="rooms-receive")
         self._workers = [
-            asyncio.create_task(self.inbox.consume(self._handle), name="rooms-dispatch"),
+            asyncio.create_task(
+                self.inbox.consume(self._handle, DISPATCH_BATCH), name="rooms-dispatch"
+            ),
             asyncio.create_task(
                 self.outbox.consume(self._forward, FORWARD_BATCH), name="rooms-forward"
             ),
@@ -193,11 +202,12 @@ class PodRooms:
         # Redis's reply to this PUBLISH.
         self.outbox.put({"room": room, "text": text})
 
-    async def deliver(self, room: str, text: str, skip: str | None = None) -> None:
-        """Hand the same frame to each local member's socket: the hot loop of the fan-out."""
+    async def deliver(self, room: str, text: str, skip: str | None = None) -> int:
+        """Hand the same frame to each local member's socket: the hot loop of the fan-out.
+        Returns how many it was written to."""
         members = self.members.get(room)
         if not members:
-            return
+            return 0
         frame = {"type": "websocket.send", "text": text}
         delivered = 0
         for connection_id, member in list(members.items()):
@@ -205,6 +215,7 @@ class PodRooms:
                 await member.send(frame)
                 delivered += 1
         pod_stats.messages_out += delivered
+        return delivered
 
     async def _layer_receive(self) -> None:
         """Move what the layer received into the bounded inbox, as fast as it arrives."""
@@ -230,13 +241,16 @@ class PodRooms:
                 self.forwarding.recovered()
 
     async def _handle(self, batch: list[dict[str, Any]]) -> None:
+        written = 0
         for message in batch:
             if message.get("type") == CONNECTION_CLOSE:
                 await connection_close_handle(self, message)
             elif message.get("type") == ROOM_EVENT and message.get("origin") != self.pod_id:
                 for text in _event_texts(message):
-                    await self.deliver(message["room"], text)
-                    await asyncio.sleep(0)  # a batch for a big room must not hold the loop
+                    written += await self.deliver(message["room"], text)
+                    if written >= WRITES_PER_TURN:
+                        await asyncio.sleep(0)
+                        written = 0
 
     async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
         try:

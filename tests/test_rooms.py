@@ -8,7 +8,14 @@ import json
 from channels.layers import InMemoryChannelLayer
 
 from realtime.membership import LocalMembership
-from realtime.rooms import FORWARD_BATCH, ROOM_EVENT, EventQueue, PodRooms, room_group
+from realtime.rooms import (
+    FORWARD_BATCH,
+    ROOM_EVENT,
+    WRITES_PER_TURN,
+    EventQueue,
+    PodRooms,
+    room_group,
+)
 from tests.servers import async_wait_for
 
 
@@ -97,3 +104,56 @@ async def test_events_waiting_in_the_outbox_go_to_other_pods_together_in_order()
     assert [len(message["texts"]) for message in layer.group_sends] == [FORWARD_BATCH, 36]
     await sender_pod.stop()
     await receiver_pod.stop()
+
+
+class TurnCounter:
+    """Counts event-loop turns: a task that steps once per turn."""
+
+    def __init__(self) -> None:
+        self.turns = 0
+        self.task = asyncio.create_task(self._count())
+
+    async def _count(self) -> None:
+        while True:
+            self.turns += 1
+            await asyncio.sleep(0)
+
+
+class TurnMember:
+    """A member that notes the loop turn of each frame written to it."""
+
+    def __init__(self, connection_id: str, counter: TurnCounter) -> None:
+        self.connection_id = connection_id
+        self.counter = counter
+        self.turns: list[int] = []
+
+    async def send(self, frame: dict) -> None:
+        self.turns.append(self.counter.turns)
+
+
+async def remote_events_delivered(room_size: int, events: int) -> list[int]:
+    """The loop turns in which a pod wrote `events` remote events to a room of `room_size`."""
+    layer = InMemoryChannelLayer(capacity=1000)
+    rooms = PodRooms(layer, lambda pod: LocalMembership(), "p", inbox_size=1000)
+    counter = TurnCounter()
+    members = [TurnMember(str(n), counter) for n in range(room_size)]
+    for member in members:
+        await rooms.join("r", member)
+    for number in range(events):  # waiting in the inbox together, as for a pod behind
+        rooms.inbox.put({"type": ROOM_EVENT, "room": "r", "text": str(number)})
+    await rooms.start()
+    await async_wait_for(lambda: len(members[-1].turns) == events, 5, "every event")
+    counter.task.cancel()
+    await rooms.stop()
+    return members[-1].turns
+
+
+async def test_a_pod_behind_writes_several_events_for_a_small_room_in_one_loop_turn() -> None:
+    # The server sends everything written to a socket during one turn with one system call.
+    turns = await remote_events_delivered(room_size=10, events=50)
+    assert len(set(turns)) == 1
+
+
+async def test_a_big_rooms_events_each_give_the_loop_a_turn() -> None:
+    turns = await remote_events_delivered(room_size=WRITES_PER_TURN, events=5)
+    assert len(set(turns)) == 5
