@@ -2,7 +2,7 @@
 adapter), one redis-server, one load generator: fanout, rooms, idle, scale, and the generator's
 own ceiling. Writes bench/results/latest.{json,md}. Not run by CI.
 
-    .venv/bin/python bench/run.py            # the full run (about 15 minutes)
+    .venv/bin/python bench/run.py            # the full run (about 20 minutes)
     .venv/bin/python bench/run.py --quick    # a smoke run: a few seconds per step
     .venv/bin/python bench/run.py --only fanout,rooms --max-room 1000
 """
@@ -49,7 +49,7 @@ def settings_for(quick: bool, max_room: int) -> scenarios.Settings:
         drain=5,
         runs=3,
         processes=2,
-        fanout_rates=[10, 50, 100, 200, 500, 1000],
+        fanout_rates=[10, 50, 100, 200, 300, 400, 500, 1000],
         ceiling_rates=[100, 200, 500, 1000, 2000, 4000],
         idle_connections=2000,
         scale_sizes=sizes,
