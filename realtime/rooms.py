@@ -115,6 +115,7 @@ class PodRooms:
         self.all_closed = asyncio.Event()
         self.forwarding = OutageLog(logger, "Room events reach this pod only")
         self._receiver: asyncio.Task[None] | None = None
+        self._writes_this_turn = 0
         self._workers: list[asyncio.Task[None]] = []
 
     @property
@@ -241,16 +242,25 @@ class PodRooms:
                 self.forwarding.recovered()
 
     async def _handle(self, batch: list[dict[str, Any]]) -> None:
-        written = 0
+        self._writes_this_turn = 0
         for message in batch:
-            if message.get("type") == CONNECTION_CLOSE:
-                await connection_close_handle(self, message)
-            elif message.get("type") == ROOM_EVENT and message.get("origin") != self.pod_id:
-                for text in _event_texts(message):
-                    written += await self.deliver(message["room"], text)
-                    if written >= WRITES_PER_TURN:
-                        await asyncio.sleep(0)
-                        written = 0
+            try:
+                await self._dispatch(message)
+            except Exception:
+                # One bad message (any Channels code may send to a room's group) costs itself.
+                logger.exception(
+                    "Dropped a %r message that could not be handled", message.get("type")
+                )
+
+    async def _dispatch(self, message: dict[str, Any]) -> None:
+        if message.get("type") == CONNECTION_CLOSE:
+            await connection_close_handle(self, message)
+        elif message.get("type") == ROOM_EVENT and message.get("origin") != self.pod_id:
+            for text in _event_texts(message):
+                self._writes_this_turn += await self.deliver(message["room"], text)
+                if self._writes_this_turn >= WRITES_PER_TURN:
+                    await asyncio.sleep(0)
+                    self._writes_this_turn = 0
 
     async def _layer_call(self, method: Callable[[str, str], Awaitable[None]], room: str) -> None:
         try:

@@ -59,6 +59,21 @@ def test_a_dropped_batch_counts_each_of_its_events() -> None:
     assert queue.dropped == 4
 
 
+async def test_a_message_that_cannot_be_handled_costs_only_itself() -> None:
+    layer = InMemoryChannelLayer()
+    rooms = PodRooms(layer, lambda pod: LocalMembership(), "p", inbox_size=10)
+    member = SlowMember()
+    member.release.set()
+    await rooms.join("r", member)
+    rooms.inbox.put({"type": ROOM_EVENT, "room": "r", "text": "before"})
+    rooms.inbox.put({"type": ROOM_EVENT, "room": "r"})  # neither text nor event
+    rooms.inbox.put({"type": ROOM_EVENT, "room": "r", "text": "after"})
+    await rooms.start()
+    await async_wait_for(lambda: "after" in member.received, 5, "the event after the bad one")
+    assert member.received == ["before", "after"]
+    await rooms.stop()
+
+
 async def test_events_from_this_pod_are_not_delivered_twice() -> None:
     layer = InMemoryChannelLayer()
     rooms = PodRooms(layer, lambda pod: LocalMembership(), "p", inbox_size=10)
