@@ -91,8 +91,10 @@ def summary(results: dict) -> list[str]:
 def markdown(results: dict) -> str:
     meta = results["meta"]
     stacks = ["product", "reference"]
+    kind = "quick smoke run" if meta["quick"] else "full steps"
+    scenarios = ", ".join(name for name in results if name != "meta")
     lines = [
-        f"# Benchmark results ({'quick smoke run' if meta['quick'] else 'full run'})",
+        f"# Benchmark results ({kind}: {scenarios})",
         "",
         f"{meta['date']}, {meta['cpus']} CPUs, load average at start {meta['loadavg']}; "
         f"{meta['seconds']:g} s per step, median of {meta['runs']} runs, "
