@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report, scenarios
 from bench.generator import Stack
 from bench.procs import NodeServer, nofile_raise, npm_ci
-from tests.servers import DaphnePod, RedisServer, daphne_listen
+from tests.servers import DaphnePod, RedisServer, loopback_endpoint
 
 SCENARIOS = ["idle", "fanout", "rooms", "scale", "ceiling"]
 # Senders must not be rate limited by the benchmark: raised through the environment, as any
@@ -78,7 +78,7 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
     ]
     echo = NodeServer(workdir, "echo_fanout.js", "echo")
     for pod in pods:
-        listen = daphne_listen(pod.port)
+        listen = ["-e", loopback_endpoint(pod.port)]
         pod.start([sys.executable, *PRODUCT_SERVERS[server], *listen, "murror.asgi:application"])
         stack.callback(pod.stop)
     for node in [*nodes, echo]:

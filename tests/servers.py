@@ -28,9 +28,9 @@ LISTEN_BACKLOG = 4096
 T = TypeVar("T")
 
 
-def daphne_listen(port: int) -> list[str]:
-    """daphne's options to listen on `port` of the loopback, with the shipped backlog."""
-    return ["-e", f"tcp:port={port}:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"]
+def loopback_endpoint(port: int) -> str:
+    """daphne's endpoint (`-e`) for `port` of the loopback, with the shipped backlog."""
+    return f"tcp:port={port}:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
 
 
 def free_port() -> int:
@@ -180,7 +180,7 @@ class DaphnePod:
         """Run `argv` from the project root; by default daphne on this pod's loopback port."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        daphne = [sys.executable, "-m", "daphne", *daphne_listen(self.port)]
+        daphne = [sys.executable, "-m", "daphne", "-e", loopback_endpoint(self.port)]
         self.process = subprocess.Popen(
             argv or [*daphne, "murror.asgi:application"],
             cwd=PROJECT_ROOT,

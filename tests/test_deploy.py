@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from tests.conftest import REDIS_PASSWORD
-from tests.servers import LISTEN_BACKLOG, PROJECT_ROOT, daphne_listen, pod_base_env
+from tests.servers import LISTEN_BACKLOG, PROJECT_ROOT, loopback_endpoint, pod_base_env
 from tests.test_startup import CONNECTED_LINES, assert_no_secret, startup_messages
 from tests.ws_client import WsClient
 
@@ -85,7 +85,7 @@ def on_loopback(argv: list[str]) -> Callable[[int], list[str]]:
 
     def argv_for(port: int) -> list[str]:
         rewritten = list(argv)
-        rewritten[endpoint] = daphne_listen(port)[1]
+        rewritten[endpoint] = loopback_endpoint(port)
         return rewritten
 
     return argv_for
