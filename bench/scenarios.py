@@ -50,14 +50,20 @@ def median_row(rows: list[dict]) -> dict:
     }
 
 
-def best_rate(steps: list[dict], stack: str) -> float:
-    """The most deliveries/s of any step with p99 under 100 ms and nothing lost."""
+def best_step(steps: list[dict], stack: str) -> dict | None:
+    """The stack's figures at its step with the most deliveries/s, p99 under 100 ms and nothing
+    lost; None when no step qualifies."""
     good = [
-        step[stack]["deliveries_per_s"]
+        step[stack]
         for step in steps
         if step[stack]["p99_ms"] < P99_LIMIT_MS and step[stack]["loss_pct"] <= 0
     ]
-    return max(good, default=0.0)
+    return max(good, key=lambda figures: figures["deliveries_per_s"], default=None)
+
+
+def best_rate(steps: list[dict], stack: str) -> float:
+    best = best_step(steps, stack)
+    return best["deliveries_per_s"] if best else 0.0
 
 
 def _stepped(
