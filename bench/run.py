@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report, scenarios
 from bench.generator import Stack
 from bench.procs import NodeServer, nofile_raise, npm_ci
-from tests.servers import DaphnePod, RedisServer, loopback_endpoint
+from tests.servers import DaphnePod, RedisServer
 
 SCENARIOS = ["idle", "fanout", "rooms", "scale", "ceiling"]
 # Senders must not be rate limited by the benchmark: raised through the environment, as any
@@ -57,9 +57,10 @@ def settings_for(quick: bool, max_room: int) -> scenarios.Settings:
     )
 
 
+# The module each product pod runs as `python -m <module>`, with daphne's command line.
 PRODUCT_SERVERS = {
-    "daphne": ["-m", "daphne"],
-    "uvloop": ["-m", "murror.serve"],  # the same daphne, its event loop from uvloop
+    "daphne": "daphne",
+    "uvloop": "murror.serve",  # the same daphne, its event loop from uvloop
 }
 
 
@@ -78,8 +79,7 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
     ]
     echo = NodeServer(workdir, "echo_fanout.js", "echo")
     for pod in pods:
-        listen = ["-e", loopback_endpoint(pod.port)]
-        pod.start([sys.executable, *PRODUCT_SERVERS[server], *listen, "murror.asgi:application"])
+        pod.start(module=PRODUCT_SERVERS[server])
         stack.callback(pod.stop)
     for node in [*nodes, echo]:
         node.start()

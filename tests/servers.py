@@ -176,11 +176,12 @@ class DaphnePod:
         self.log_path = workdir / f"{name}-{self.port}.log"
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, argv: Sequence[str] | None = None) -> DaphnePod:
-        """Run `argv` from the project root; by default daphne on this pod's loopback port."""
+    def start(self, argv: Sequence[str] | None = None, module: str = "daphne") -> DaphnePod:
+        """Run `argv` from the project root; by default `python -m <module>` (daphne's command
+        line) serving murror.asgi:application on this pod's loopback port."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_path, "ab")  # noqa: SIM115
-        daphne = [sys.executable, "-m", "daphne", "-e", loopback_endpoint(self.port)]
+        daphne = [sys.executable, "-m", module, "-e", loopback_endpoint(self.port)]
         self.process = subprocess.Popen(
             argv or [*daphne, "murror.asgi:application"],
             cwd=PROJECT_ROOT,
