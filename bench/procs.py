@@ -9,7 +9,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from tests.servers import PROJECT_ROOT, free_port, wait_for
+from tests.support.servers import PROJECT_ROOT, free_port, wait_for
 
 BENCH = PROJECT_ROOT / "bench"
 REFERENCE = BENCH / "reference"

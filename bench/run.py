@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report, scenarios
 from bench.generator import Stack
 from bench.procs import NodeServer, nofile_raise, npm_ci
-from tests.servers import DaphnePod, RedisServer
+from tests.support.servers import DaphnePod, RedisServer
 
 SCENARIOS = ["idle", "fanout", "rooms", "scale", "ceiling"]
 # Senders must not be rate limited by the benchmark: raised through the environment, as any

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import websockets
 
-from tests.servers import DaphnePod, RedisServer
+from tests.support.servers import DaphnePod, RedisServer
 
 ROOM_SIZE = 4  # 2 members on each pod
 

@@ -12,11 +12,11 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, Scope  # noqa:
 from channels.routing import URLRouter  # noqa: E402
 from django.urls import path, re_path  # noqa: E402
 
-from realtime.consumer import room_consumer  # noqa: E402
-from realtime.drain import daphne_drain_install  # noqa: E402
-from realtime.health import healthz, readyz  # noqa: E402
-from realtime.metrics import metrics  # noqa: E402
-from realtime.startup import pod_start  # noqa: E402
+from realtime.ops.health import healthz, readyz  # noqa: E402
+from realtime.ops.metrics import metrics  # noqa: E402
+from realtime.pod.drain import daphne_drain_install  # noqa: E402
+from realtime.pod.startup import pod_start  # noqa: E402
+from realtime.protocols.ws.consumer import ws_consumer  # noqa: E402
 
 pod_start()
 daphne_drain_install()
@@ -32,15 +32,15 @@ http_application = URLRouter(
 
 
 def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> Awaitable:
-    """WebSockets to the room consumer (it checks the path, /ws/, and the origin), HTTP to the
-    routes above.
+    """WebSockets to the /ws/ consumer (it checks the path and the origin), HTTP to the routes
+    above.
 
     A plain function handing back the handler's coroutine rather than a coroutine awaiting it,
     as ProtocolTypeRouter is: that frame would live as long as each WebSocket (about 0.5 KiB
-    apiece; README, Performance).
+    apiece; docs/performance.md).
     """
     if scope["type"] == "websocket":
-        return room_consumer(scope, receive, send)
+        return ws_consumer(scope, receive, send)
     if scope["type"] == "http":
         return http_application(scope, receive, send)
     raise ValueError(f"no application for ASGI scope type {scope['type']!r}")

@@ -1,4 +1,5 @@
-"""Settings, all from the environment or an optional `.env` at the project root (SPEC.md)."""
+"""Settings, all from the environment or an optional `.env` at the project root
+(docs/operations.md, Configuration)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from pathlib import Path
 import environ
 from django.core.exceptions import ImproperlyConfigured
 
-from realtime.layers import channel_layers_for
-from realtime.redis_url import TlsOptions
+from realtime.pod.layers import channel_layers_for
+from realtime.redis.url import TlsOptions, redis_url_setting
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -30,7 +31,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if DEBUG else [])
 # Behind a TLS-terminating Ingress the admin's login POST comes with an https:// Origin.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-DEFAULT_EXCEPTION_REPORTER_FILTER = "realtime.reporting.SecretsHiddenFilter"
+DEFAULT_EXCEPTION_REPORTER_FILTER = "realtime.web.reporting.SecretsHiddenFilter"
 POD_NAME = env.str("POD_NAME", default=socket.gethostname())
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -40,7 +41,9 @@ REDIS_TLS = TlsOptions(
     verify=env.bool("REDIS_TLS_VERIFY", default=True),
 )
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=5.0)
-CHANNEL_LAYERS = channel_layers_for(REDIS_URL, REDIS_TLS)
+# The layer REDIS_URL asks for; start-up may swap it for memory (realtime.pod.layers). The
+# realtime code reads REDIS_URL through realtime.config, which parses it once more.
+CHANNEL_LAYERS = channel_layers_for(redis_url_setting(REDIS_URL, REDIS_TLS))
 
 REALTIME_MAX_FRAME_BYTES = env.int("REALTIME_MAX_FRAME_BYTES", default=65536)
 REALTIME_MAX_ROOMS = env.int("REALTIME_MAX_ROOMS", default=100)
@@ -59,7 +62,7 @@ REALTIME_DEMO = env.bool("REALTIME_DEMO", default=DEBUG)
 
 INSTALLED_APPS = [
     "daphne",
-    "realtime.admin_apps.RealtimeAdminConfig",  # django.contrib.admin with the Realtime page
+    "realtime.admin.apps.RealtimeAdminConfig",  # django.contrib.admin with the Realtime page
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

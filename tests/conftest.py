@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from channels.layers import get_channel_layer
 
-from realtime.pod import pod_rooms_stop
-from tests.servers import DaphnePod, RedisServer, TlsFiles, tls_files_make
+from realtime.pod.lifecycle import pod_stop
+from tests.support.servers import DaphnePod, RedisServer, TlsFiles, tls_files_make
 
 REDIS_PASSWORD = "s3cret p@ss/word:x%"
 ACL_USER, ACL_PASSWORD = "murror-app", "acl-pa55:w@rd"
@@ -90,10 +90,10 @@ def pod_factory(tmp_path: Path) -> Iterator[Callable[..., DaphnePod]]:
 
 @pytest.fixture
 async def in_process_pod() -> AsyncIterator[None]:
-    """For tests of murror.asgi in this process: each test's event loop gets fresh pod rooms,
-    left afterwards, and the in-memory layer is emptied."""
+    """For tests of murror.asgi in this process: each test's event loop gets a fresh pod,
+    stopped afterwards, and the in-memory layer is emptied."""
     yield
-    await pod_rooms_stop()
+    await pod_stop()
     await get_channel_layer().flush()
 
 
@@ -131,7 +131,7 @@ def browser() -> Iterator[object]:
     Module scope, not session: while Playwright's sync API is open its event loop counts as
     running in the main thread, and every async test after it fails with "Runner.run() cannot
     be called from a running event loop"."""
-    from tests.browser import chromium
+    from tests.support.browser import chromium
 
     with chromium() as instance:
         yield instance

@@ -7,10 +7,10 @@ import asyncio
 import json
 from typing import Any, ClassVar
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
-from realtime.redis_check import DEFAULT_TIMEOUT, RedisCheckResult, redis_check
+from realtime.config import realtime_config
+from realtime.redis.check import DEFAULT_TIMEOUT, RedisCheckResult, redis_check
 
 
 class Command(BaseCommand):
@@ -31,8 +31,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        tls = settings.REDIS_TLS
-        result = asyncio.run(redis_check(settings.REDIS_URL, tls, options["timeout"]))
+        result = asyncio.run(redis_check(realtime_config().redis.url, options["timeout"]))
         if options["json"]:
             self.stdout.write(json.dumps(result.as_json()))
         else:

@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any, NoReturn
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from realtime.config import realtime_config
 from realtime.emit import room_emit_sync
-from realtime.protocol import ProtocolError
-from realtime.redis_errors import (
+from realtime.protocols.rules import ProtocolError
+from realtime.redis.errors import (
     EXIT_CONFIGURATION,
     RedisProblem,
     redis_problem_classify,
     redis_problem_invalid_url,
     redis_problem_missing,
 )
-from realtime.redis_url import InvalidRedisUrl, redis_target_parse
 
 
 class Command(BaseCommand):
@@ -29,12 +28,12 @@ class Command(BaseCommand):
         parser.add_argument("data", nargs="?", default="null", help="JSON; default null")
 
     def handle(self, *args: Any, room: str, event: str, data: str, **options: Any) -> None:
-        if not settings.REDIS_URL:
+        redis_url = realtime_config().redis.url
+        if redis_url.error is not None:
+            self._fail(redis_problem_invalid_url(redis_url.error))
+        target = redis_url.target
+        if target is None:
             self._fail(redis_problem_missing())
-        try:
-            target = redis_target_parse(settings.REDIS_URL, settings.REDIS_TLS)
-        except InvalidRedisUrl as error:
-            self._fail(redis_problem_invalid_url(error))
         try:
             payload = json.loads(data)
         except ValueError:

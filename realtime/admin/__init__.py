@@ -1,0 +1,1 @@
+"""The Django admin site with the staff-only Realtime page."""

@@ -1,0 +1,36 @@
+"""What a pod counts about its connections: plain integer adds on the message path, never a
+network round trip or a database write. Snapshots and /metrics read them."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+
+@dataclass
+class PodCounters:
+    started_at: float = field(default_factory=time.time)
+    connections: int = 0
+    peak_connections: int = 0
+    connects: int = 0
+    disconnects: int = 0
+    joins: int = 0
+    messages_in: int = 0
+    # Replies and errors; room events delivered are the hub's (FanoutCounters.delivered).
+    messages_out: int = 0
+    # Failed Redis operations of this pod, whatever they were for (each OutageLog reports here).
+    redis_errors: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+
+    def connection_opened(self) -> None:
+        self.connects += 1
+        self.connections += 1
+        self.peak_connections = max(self.peak_connections, self.connections)
+
+    def connection_closed(self) -> None:
+        self.disconnects += 1
+        self.connections -= 1
+
+    def redis_error(self) -> None:
+        self.redis_errors += 1

@@ -1,0 +1,177 @@
+"""What serves on one event loop: the pod's hub, open connections, counters and stats publisher.
+
+One Pod per event loop, started on first use (a first WebSocket, a /metrics scrape, daphne's
+reactor starting): daphne runs one loop; tests run many in one process, and each gets a pod of
+its own. The pod wires the fan-out core to what it needs: the transport and member counts of the
+layer in use, outage logs that count into the pod's counters, and staff disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import logging
+import uuid
+import weakref
+from typing import TYPE_CHECKING
+
+from channels.layers import get_channel_layer
+from redis.asyncio import Redis
+
+from realtime.config import RealtimeConfig, realtime_config
+from realtime.fanout.hub import Hub
+from realtime.fanout.membership import LocalMembership, RedisMembership
+from realtime.fanout.transport import ChannelLayerTransport
+from realtime.fanout.types import Membership
+from realtime.ops.counters import PodCounters
+from realtime.ops.disconnect import CONNECTION_CLOSE, connection_close_handle
+from realtime.ops.stats_publish import StatsPublisher
+from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use, layer_use_redis
+from realtime.pod.rejoin import redis_rejoin
+from realtime.redis.outage import OutageLog
+from realtime.redis.probe import redis_client
+from realtime.redis.url import RedisTarget
+from realtime.tasks import tasks_cancel
+
+if TYPE_CHECKING:
+    from realtime.protocols.session import Session
+
+logger = logging.getLogger(__name__)
+
+
+class PodState(enum.Enum):
+    STARTING = "starting"
+    SERVING = "serving"
+    DRAINING = "draining"  # refusing new connections, closing the open ones
+    STOPPED = "stopped"
+
+
+class Pod:
+    def __init__(self, config: RealtimeConfig) -> None:
+        self.config = config
+        # The name plus a random suffix: a restarted container never counts twice in Redis.
+        self.pod_id = f"{config.pod_name}.{uuid.uuid4().hex[:8]}"
+        self.counters = PodCounters()
+        self.hub = Hub(
+            self.pod_id, config.pod_inbox, self.outage_log("Room events reach this pod only")
+        )
+        self.hub.handler_add(CONNECTION_CLOSE, self._connection_close)
+        self.connections: dict[str, Session] = {}
+        self.all_closed = asyncio.Event()
+        self.all_closed.set()
+        self.state = PodState.STARTING
+        self.stats = StatsPublisher(self)
+        self._redis_clients: list[Redis] = []
+        self._rejoin: asyncio.Task[None] | None = None
+
+    @property
+    def layer(self) -> LayerName:
+        transport = self.hub.transport
+        return LayerName(transport.name) if transport else layer_in_use()
+
+    @property
+    def draining(self) -> bool:
+        """Draining or drained: new connections are refused, readiness fails."""
+        return self.state in (PodState.DRAINING, PodState.STOPPED)
+
+    def outage_log(self, what: str) -> OutageLog:
+        """A log of Redis failures of one kind, counted in this pod's redis_errors."""
+        return OutageLog(logger, what, self.config.redis.url.target, self.counters.redis_error)
+
+    async def start(self) -> None:
+        await self.hub.start(self._transport(), self._membership())
+        self.stats.start()
+        target = self.config.redis.url.target
+        if layer_fallback_problem() and target is not None:
+            self._rejoin = asyncio.create_task(redis_rejoin(self, target), name="redis-rejoin")
+        self.state = PodState.SERVING
+
+    async def stop(self) -> None:
+        """Leave every room, the member counts and the stats, as a pod that is going away."""
+        self.state = PodState.STOPPED
+        await tasks_cancel([self._rejoin])
+        await self.stats.stop()
+        await self.hub.stop()
+        for client in self._redis_clients:
+            await client.aclose()
+        self._redis_clients.clear()
+
+    async def redis_reached(self, target: RedisTarget) -> None:
+        """A pod that fell back reached Redis: move every room onto the Redis layer."""
+        layer_use_redis(target)
+        await self.hub.transport_replace(self._transport(), self._membership())
+
+    def connection_add(self, session: Session) -> None:
+        self.connections[session.connection_id] = session
+        self.counters.connection_opened()
+        self.all_closed.clear()
+
+    def connection_remove(self, session: Session) -> None:
+        if self.connections.pop(session.connection_id, None) is None:
+            return
+        self.counters.connection_closed()
+        if not self.connections:
+            self.all_closed.set()
+
+    def _transport(self) -> ChannelLayerTransport:
+        return ChannelLayerTransport(get_channel_layer(), layer_in_use().value)
+
+    def _membership(self) -> Membership:
+        target = self.config.redis.url.target
+        if layer_in_use() is not LayerName.REDIS or target is None:
+            return LocalMembership()
+        client = redis_client(target, self.config.redis.connect_timeout)
+        self._redis_clients.append(client)
+        return RedisMembership(
+            client,
+            self.pod_id,
+            self.hub.local_counts,
+            heartbeat_seconds=self.config.heartbeat_seconds,
+            pod_timeout_seconds=self.config.pod_timeout_seconds,
+            heartbeats=self.outage_log("Membership heartbeat to Redis failed"),
+            writes=self.outage_log("Member counts are not reaching Redis"),
+        )
+
+    async def _connection_close(self, message: dict) -> None:
+        await connection_close_handle(self.connections, message)
+
+
+_pods: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Pod]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def pod_serving() -> Pod:
+    """This event loop's pod, started on first use."""
+    loop = asyncio.get_running_loop()
+    if loop not in _pods:
+        _pods[loop] = loop.create_task(_pod_started(realtime_config()), name="pod-start")
+    return await asyncio.shield(_pods[loop])
+
+
+def pod_running() -> Pod | None:
+    """This loop's pod if it is up, without starting it (readiness asks)."""
+    task = _pods.get(asyncio.get_running_loop())
+    return task.result() if task and task.done() and not task.exception() else None
+
+
+def pods_running() -> list[Pod]:
+    """The pods of every event loop of this process that are up (the admin without Redis)."""
+    return [
+        task.result()
+        for task in list(_pods.values())
+        if task.done() and not task.cancelled() and not task.exception()
+    ]
+
+
+async def pod_stop() -> None:
+    """Stop this loop's pod, if it has one (tests; a drained pod stops through pod_drain)."""
+    task = _pods.pop(asyncio.get_running_loop(), None)
+    if task is not None:
+        await (await task).stop()
+
+
+async def _pod_started(config: RealtimeConfig) -> Pod:
+    pod = Pod(config)
+    await pod.start()
+    return pod

@@ -1,0 +1,159 @@
+"""One WebSocket connection at /ws/: frames in, replies and room events out.
+
+A plain ASGI consumer rather than AsyncWebsocketConsumer, on purpose: that class subscribes
+every connection to its own channel-layer channel (one Redis SUBSCRIBE per socket with the
+pub/sub layer) and sends every frame through a thread pool to close stale database
+connections. A room connection needs neither: its pod receives room events for it (the hub)
+and it never touches the database.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
+
+from realtime.access.admission import connection_admit
+from realtime.access.origins import origin_allowed
+from realtime.access.users import ConnectionUser
+from realtime.pod.lifecycle import Pod, pod_serving
+from realtime.protocols.closecodes import CloseCode
+from realtime.protocols.rules import ErrorCode, ProtocolError
+from realtime.protocols.session import Session, SessionState
+from realtime.protocols.ws.codec import (
+    WS_ENCODER,
+    ClientMessage,
+    Emit,
+    Join,
+    Leave,
+    Members,
+    Ping,
+    error_frame,
+    frame_encode,
+    frame_parse,
+)
+
+logger = logging.getLogger(__name__)
+
+WEBSOCKET_PATH = "/ws/"
+_RATE_MESSAGE = "too many messages: slow down"
+
+
+class WsConnection(Session):
+    """A /ws/ client: its frames are JSON text, its room events the `event` frame."""
+
+    __slots__ = ("send",)
+    protocol = "ws"
+    encoder = WS_ENCODER
+
+    def __init__(self, send: ASGISendCallable, pod: Pod, user: ConnectionUser | None) -> None:
+        super().__init__(pod, user)
+        self.send = send
+
+    async def deliver(self, encoded: Any) -> None:
+        await self.send(encoded)
+
+    async def send_text(self, text: str) -> None:
+        self.pod.counters.messages_out += 1
+        await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
+
+    async def close(self, code: int) -> None:
+        """Ask the server to close the socket; its disconnect event then ends the consumer."""
+        self.state = SessionState.CLOSING
+        try:
+            await _close_send(self.send, code)
+        except Exception:
+            if code != CloseCode.SERVICE_RESTART:
+                raise
+            await _close_send(self.send, CloseCode.SERVICE_RESTART_PRIVATE)
+
+    async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
+        """Handle one client frame; a broken rule is answered, never raised."""
+        allowed = self.message_allowed()
+        try:
+            message = frame_parse(text, binary, self.pod.config.max_frame_bytes)
+            if not allowed:
+                raise ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, message.id)
+            await self._handle(message)
+        except ProtocolError as error:
+            if not allowed and error.code is not ErrorCode.RATE_LIMITED:
+                error = ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, error.message_id)
+            self.error_counted(error.code)
+            await self.send_text(error_frame(error))
+        except Exception:
+            # A bug of ours must cost one reply, not the connection or the pod.
+            logger.exception("Internal error handling a frame on %s", self.connection_id)
+            self.error_counted(ErrorCode.INTERNAL_ERROR)
+            internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed")
+            await self.send_text(error_frame(internal))
+
+    async def _handle(self, message: ClientMessage) -> None:
+        reply: dict[str, Any]
+        match message:
+            case Join(room=room):
+                reply = {"type": "joined", "room": await self.room_join(room, message.id)}
+            case Leave(room=room):
+                await self.room_leave(room)
+                reply = {"type": "left", "room": room}
+            case Members(room=room):
+                reply = {"type": "members", "room": room, "count": await self.room_members(room)}
+            case Emit(room=room):
+                await self.room_emit(room, message.event, message.data, message.echo, message.id)
+                if message.id is None:
+                    return
+                reply = {"type": "ack"}
+            case Ping():
+                reply = {"type": "pong"}
+        await self.send_text(frame_encode(reply, message.id))
+
+
+async def ws_consumer(
+    scope: WebSocketScope, receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> None:
+    """The ASGI application for WebSockets: /ws/ only."""
+    connection = await _connection_open(dict(scope), receive, send)
+    if connection is None:
+        return
+    try:
+        await connection.send_text(frame_encode({"type": "welcome", **connection.welcome()}))
+        while True:
+            event = await receive()
+            if event["type"] == "websocket.receive":
+                await connection.frame_receive(event.get("text"), event.get("bytes"))
+            elif event["type"] == "websocket.disconnect":
+                break
+    finally:
+        await connection.closed()
+
+
+async def _connection_open(
+    scope: dict[str, Any], receive: ASGIReceiveCallable, send: ASGISendCallable
+) -> WsConnection | None:
+    """The handshake: refuse (HTTP 403), close with a code, or accept and register.
+
+    A function of its own so that what the handshake needed is freed once it is done, not kept
+    by every idle connection's frame.
+    """
+    if (await receive())["type"] != "websocket.connect":
+        return None
+    pod = await pod_serving()
+    if scope["path"] != WEBSOCKET_PATH or not origin_allowed(scope, pod.config.origin_hosts):
+        await _close_send(send, CloseCode.NORMAL)
+        return None
+    admission = await connection_admit(scope, pod.config)
+    connection = WsConnection(send, pod, admission.user)
+    await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
+    if admission.refused:
+        await connection.close(CloseCode.UNAUTHORIZED)
+        return None
+    if pod.draining:
+        await connection.close(CloseCode.SERVICE_RESTART)
+        return None
+    connection.opened()
+    return connection
+
+
+async def _close_send(send: ASGISendCallable, code: int) -> None:
+    # A plain int: autobahn refuses any other type for a close code, IntEnum included.
+    await send({"type": "websocket.close", "code": int(code), "reason": ""})

@@ -1,0 +1,141 @@
+"""Real round trips to Redis: the clients a pod starts with, and one message through the layer.
+
+Shared by the pod's start-up and by `manage.py check_redis`; every step raises RedisUnavailable
+with the classified problem, so callers never see a raw redis-py error (or a password).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.client import PubSub
+
+from realtime.redis.errors import RedisUnavailable, redis_problem_classify
+from realtime.redis.keys import PROBE_PREFIX
+from realtime.redis.layer import redis_layer_new
+from realtime.redis.url import RedisTarget
+
+MAX_CONNECTIONS = 16
+
+
+def redis_client(target: RedisTarget, timeout: float) -> Redis:
+    """A client for our own commands. Its pool blocks for a free connection: redis-py 8's
+    default pool opens up to 100 and then fails with "Too many connections"."""
+    pool = BlockingConnectionPool(
+        **target.connection_kwargs(),
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        max_connections=MAX_CONNECTIONS,
+        timeout=timeout,
+    )
+    return Redis(connection_pool=pool)
+
+
+@asynccontextmanager
+async def redis_classified(target: RedisTarget) -> AsyncIterator[None]:
+    """Re-raise any failure inside as RedisUnavailable with SPEC.md's error text."""
+    try:
+        yield
+    except RedisUnavailable:
+        raise
+    except Exception as error:
+        raise RedisUnavailable(redis_problem_classify(error, target)) from None
+
+
+@asynccontextmanager
+async def redis_connected(target: RedisTarget, timeout: float) -> AsyncIterator[Redis]:
+    """A client that has answered PING: connected and authenticated."""
+    client = redis_client(target, timeout)
+    try:
+        async with redis_classified(target), asyncio.timeout(timeout):
+            await client.ping()
+        yield client
+    finally:
+        await client.aclose()
+
+
+@asynccontextmanager
+async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator[PubSub]:
+    """A pub/sub connection whose SUBSCRIBE Redis has confirmed."""
+    client = redis_client(target, timeout)
+    pubsub = client.pubsub()
+    try:
+        async with redis_classified(target), asyncio.timeout(timeout):
+            await pubsub.subscribe(f"{PROBE_PREFIX}{uuid.uuid4().hex}")
+            while await pubsub.get_message(timeout=timeout) is None:
+                pass
+        yield pubsub
+    finally:
+        await pubsub.aclose()
+        await client.aclose()
+
+
+async def layer_roundtrip(target: RedisTarget, timeout: float) -> float:
+    """Send to a group from one instance of the configured layer, receive on another; seconds."""
+    sender, receiver = redis_layer_new(target), redis_layer_new(target)
+    group = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    with _layer_errors_caught() as layer_errors:
+        try:
+            async with redis_classified(target), asyncio.timeout(timeout):
+                channel = await receiver.new_channel()
+                await receiver.group_add(group, channel)
+                started = time.perf_counter()
+                await sender.group_send(group, {"type": "probe"})
+                message = await layer_errors.first(receiver.receive(channel))
+                if message.get("type") != "probe":
+                    raise RuntimeError(f"expected the probe message back, got {message!r}")
+                return time.perf_counter() - started
+        finally:
+            await sender.flush()
+            await receiver.flush()
+
+
+class _LayerErrors(logging.Handler):
+    """Errors channels_redis's receive task logs with a traceback, then retries forever."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.error: BaseException | None = None
+        self.failed = asyncio.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] and self.error is None:
+            self.error = record.exc_info[1]
+            self.failed.set()
+
+    async def first(self, receiving: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+        """What `receiving` returns, or raise the layer's error as soon as it logs one."""
+        receive = asyncio.ensure_future(receiving)
+        failed = asyncio.ensure_future(self.failed.wait())
+        try:
+            await asyncio.wait({receive, failed}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (receive, failed):
+                task.cancel()
+            await asyncio.gather(receive, failed, return_exceptions=True)
+        if not receive.cancelled():
+            return receive.result()  # the message, or receive's own error
+        assert self.error is not None
+        raise self.error
+
+
+@contextmanager
+def _layer_errors_caught() -> Iterator[_LayerErrors]:
+    """A round trip fails fast with the layer's own error (a NOPERM SUBSCRIBE, say) instead of
+    waiting for its timeout, and the operator sees that error classified, not a traceback."""
+    layer_logger = logging.getLogger("channels_redis")
+    handler, propagate = _LayerErrors(), layer_logger.propagate
+    layer_logger.addHandler(handler)
+    layer_logger.propagate = False
+    try:
+        yield handler
+    finally:
+        layer_logger.removeHandler(handler)
+        layer_logger.propagate = propagate

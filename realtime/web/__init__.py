@@ -1,0 +1,1 @@
+"""Django HTTP views: the JavaScript client, the demo page, tokens for /ws/; error reports."""
