@@ -36,5 +36,5 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # -e rather than -b/-p: the same port with a listen backlog of 4096, not Twisted's 50, so a
-# storm of reconnects is not met with dropped SYNs and 1 s retries (README, Deploying).
+# storm of reconnects is not met with dropped SYNs and 1 s retries (docs/deploying.md, Listen backlog).
 CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=4096", "murror.asgi:application"]

@@ -11,8 +11,8 @@
 //       latency histogram
 //   {"cmd": "close"}
 //
-// Both stacks are spoken through a small adapter: the product's JSON frames over `ws` (SPEC,
-// /ws/), the reference through socket.io-client, websocket transport only.
+// Both stacks are spoken through a small adapter: the product's JSON frames over `ws`
+// (docs/protocol.md), the reference through socket.io-client, websocket transport only.
 "use strict";
 
 const readline = require("node:readline");
@@ -65,7 +65,7 @@ class Step {
 
 let step = new Step(-1);
 
-// The product: raw JSON frames, as SPEC.md describes /ws/.
+// The product: raw JSON frames, as docs/protocol.md describes /ws/.
 class ProductMember {
   constructor(url, room, sender) {
     Object.assign(this, { url, room, sender, seq: 0 });

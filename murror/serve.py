@@ -1,8 +1,8 @@
 """daphne on uvloop: `python -m murror.serve [daphne options] murror.asgi:application`.
 
 The same daphne, with its event loop from uvloop: daphne creates its loop when daphne.server
-is imported, before it loads the application, so the policy is set here, first. README's
-Performance section gives what it is worth.
+is imported, before it loads the application, so the policy is set here, first.
+docs/performance.md gives what it is worth.
 """
 
 import uvloop

@@ -2,8 +2,8 @@
 
 In a pod (a view or handler running on its event loop) the event takes the path of a client's
 emit: the hub delivers it to this pod's members and forwards it to the others. Anywhere else (a
-management command, a worker) it goes to the room's group as the same inter-pod message, and
-every pod delivers it.
+management command, a worker) it leaves through the same transport call as the hub's forwards,
+and every pod delivers it.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 from realtime.fanout.transport import ChannelLayerTransport
-from realtime.fanout.wire import events_message
 from realtime.pod.layers import layer_in_use
 from realtime.pod.lifecycle import pod_running
 from realtime.protocols.rules import event_name_check, room_event_make, room_name_check
@@ -33,7 +32,7 @@ async def room_emit(room: str, event: str, data: Any = None) -> None:
         await pod.hub.publish(room_event)
         return
     transport = ChannelLayerTransport(get_channel_layer(), layer_in_use().value)
-    await transport.room_publish(room, events_message(room, [room_event], origin=None))
+    await transport.events_publish(room, [room_event], origin=None)
 
 
 room_emit_sync = async_to_sync(room_emit)

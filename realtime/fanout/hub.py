@@ -215,7 +215,7 @@ class Hub:
         transport = self._transport()
         for room, events in by_room.items():
             try:
-                await transport.room_publish(room, wire.events_message(room, events, self.pod_id))
+                await transport.events_publish(room, events, self.pod_id)
             except Exception as error:
                 self.forwarding.failed(error, len(events))
             else:

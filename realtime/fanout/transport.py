@@ -12,6 +12,8 @@ from typing import Any
 
 from channels.layers import BaseChannelLayer
 
+from realtime.fanout.types import RoomEvent
+from realtime.fanout.wire import events_message
 from realtime.redis.keys import POD_CHANNEL_PREFIX, room_group
 
 
@@ -30,8 +32,8 @@ class ChannelLayerTransport:
     async def room_unsubscribe(self, room: str) -> None:
         await self.layer.group_discard(room_group(room), self.channel)
 
-    async def room_publish(self, room: str, message: dict[str, Any]) -> None:
-        await self.layer.group_send(room_group(room), message)
+    async def events_publish(self, room: str, events: list[RoomEvent], origin: str | None) -> None:
+        await self.layer.group_send(room_group(room), events_message(room, events, origin))
 
     async def receive(self) -> dict[str, Any]:
         return await self.layer.receive(self.channel)

@@ -54,7 +54,9 @@ class Transport(Protocol):
 
     async def room_unsubscribe(self, room: str) -> None: ...
 
-    async def room_publish(self, room: str, message: dict[str, Any]) -> None: ...
+    async def events_publish(self, room: str, events: list[RoomEvent], origin: str | None) -> None:
+        """The one way room events leave for the other pods, in order: a hub's forwarding, and
+        server-side emits from processes that are no pod. `origin` is the sending pod's id."""
 
     async def receive(self) -> dict[str, Any]: ...
 

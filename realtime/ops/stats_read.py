@@ -2,7 +2,7 @@
 counts per pod, and the health of Redis; read from Redis, or from this process without it.
 
 Everything here is bounded by a short timeout and never raises for Redis: an unreachable
-Redis becomes an error text on the page (SPEC.md's words, never the password).
+Redis becomes an error text on the page (the words of docs/operations.md, never the password).
 """
 
 from __future__ import annotations

@@ -59,7 +59,7 @@ def _layer_decide(redis: RedisConfig) -> None:
 
 
 async def redis_connect_logged(target: RedisTarget, timeout: float) -> None:
-    """Connect as a pod does, logging SPEC.md's lines, each once it is true."""
+    """Connect as a pod does, logging the four documented lines, each once it is true."""
     logger.info("Connecting to Redis: %s", target.masked)
     async with redis_connected(target, timeout):
         logger.info("Redis pub client connected")

@@ -1,1 +1,2 @@
-"""Redis: the URL, its errors in SPEC words, real round trips, check_redis, and every key name."""
+"""Redis: the URL, its errors in the documented words, real round trips, check_redis, every
+key name."""

@@ -30,7 +30,7 @@ DEFAULT_TIMEOUT = 5.0
 
 @dataclass
 class RedisCheckResult:
-    """SPEC.md's check_redis fields; None for what the check could not learn."""
+    """check_redis's fields (docs/operations.md); None for what the check could not learn."""
 
     healthy: bool = False
     url: str | None = None
@@ -47,7 +47,7 @@ class RedisCheckResult:
     exit_code: int = 0
 
     def as_json(self) -> dict[str, Any]:
-        """The `--json` object: every SPEC field, plus error and solution when unhealthy."""
+        """The `--json` object: every documented field, plus error and solution when unhealthy."""
         fields = dataclasses.asdict(self)
         del fields["exit_code"]
         for optional in ("info_error", "error", "solution"):

@@ -1,4 +1,4 @@
-"""Turn whatever went wrong with Redis into the error text of SPEC.md and a one-line solution.
+"""Turn whatever went wrong with Redis into its documented error text and a one-line solution.
 
 Start-up logs, check_redis and the admin's Redis panel all print these, so an operator
 sees the same words everywhere, and never a password.
@@ -24,7 +24,8 @@ _CLOSED_BY_SERVER = ("Connection reset by peer", "Connection closed by server")
 
 @dataclass(frozen=True)
 class RedisProblem:
-    """What is wrong, in SPEC.md's words, and what the operator should do about it."""
+    """What is wrong, in the documented words (docs/operations.md, Troubleshooting), and what
+    the operator should do about it."""
 
     error: str
     solution: str

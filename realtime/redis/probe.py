@@ -40,7 +40,7 @@ def redis_client(target: RedisTarget, timeout: float) -> Redis:
 
 @asynccontextmanager
 async def redis_classified(target: RedisTarget) -> AsyncIterator[None]:
-    """Re-raise any failure inside as RedisUnavailable with SPEC.md's error text."""
+    """Re-raise any failure inside as RedisUnavailable with its documented error text."""
     try:
         yield
     except RedisUnavailable:

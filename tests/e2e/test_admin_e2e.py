@@ -19,7 +19,14 @@ from websockets.sync.client import ClientConnection, connect
 from realtime.access.tokens import token_issue
 from realtime.protocols.closecodes import CloseCode
 from tests.conftest import REDIS_PASSWORD
-from tests.support.servers import PROJECT_ROOT, DaphnePod, RedisServer, pod_base_env, wait_for
+from tests.support.servers import (
+    PROJECT_ROOT,
+    DaphnePod,
+    RedisServer,
+    pod_base_env,
+    pods_serving,
+    wait_for,
+)
 
 STAFF, STAFF_PASSWORD = "staff", "staff-pw-e2e-12345"
 CLIENTS_PER_POD = {"pod-1": 1, "pod-2": 2, "pod-3": 3}
@@ -43,21 +50,15 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DaphnePod
     workdir = tmp_path_factory.mktemp("admin-e2e")
     redis = RedisServer(workdir / "redis", password=REDIS_PASSWORD).start()
     env = {"REDIS_URL": redis.url(), "REALTIME_STATS_SECONDS": "1"}
-    pods = [DaphnePod(workdir, env, name) for name in CLIENTS_PER_POD]
     try:
         # One SQLite file in workdir for all pods and the commands: the same staff user.
         manage(workdir, env, "migrate", "--noinput")
         superuser = env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD}
         manage(workdir, superuser, "createsuperuser", "--noinput", "--username", STAFF,
                "--email", "staff@example.com")  # fmt: skip
-        for pod in pods:
-            pod.start()
-        for pod in pods:
-            pod.wait_listening()
-        yield pods
+        with pods_serving(workdir, env, list(CLIENTS_PER_POD)) as pods:
+            yield pods
     finally:
-        for pod in pods:
-            pod.stop()
         redis.stop()
 
 

@@ -32,7 +32,8 @@ async def test_sigterm_closes_websockets_leaves_rooms_and_exits(pod_factory, red
             message = await client.receive(timeout=10)
             raise AssertionError(f"expected a close, got {message}")
         except websockets.ConnectionClosed as closed:
-            # daphne cannot send 1012 itself (README, "Graceful shutdown"): 4012 means the same.
+            # daphne cannot send 1012 itself (docs/operations.md, graceful shutdown): 4012
+            # means the same.
             assert closed.rcvd is not None
             assert closed.rcvd.code == CloseCode.SERVICE_RESTART_PRIVATE
     assert await asyncio.to_thread(leaving.wait_exit, 15) == 0

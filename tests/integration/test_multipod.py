@@ -13,7 +13,14 @@ import pytest
 from realtime.redis.keys import room_group
 from realtime.redis.layer import redis_layer_new
 from realtime.redis.url import redis_target_parse
-from tests.support.servers import PROJECT_ROOT, DaphnePod, RedisServer, async_wait_for, pod_base_env
+from tests.support.servers import (
+    PROJECT_ROOT,
+    DaphnePod,
+    RedisServer,
+    async_wait_for,
+    pod_base_env,
+    pods_serving,
+)
 from tests.support.ws_client import WsClient
 
 
@@ -27,16 +34,9 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
 @pytest.fixture(scope="module")
 def pods(tmp_path_factory, redis_server) -> Iterator[list[DaphnePod]]:
     workdir = tmp_path_factory.mktemp("multipod")
-    trio = [DaphnePod(workdir, {"REDIS_URL": redis_server.url()}, f"pod-{n}") for n in (1, 2, 3)]
-    try:
-        for pod in trio:
-            pod.start()
-        for pod in trio:
-            pod.wait_listening()
+    env = {"REDIS_URL": redis_server.url()}
+    with pods_serving(workdir, env, ["pod-1", "pod-2", "pod-3"]) as trio:
         yield trio
-    finally:
-        for pod in trio:
-            pod.stop()
 
 
 async def clients_on(pods: list[DaphnePod], room: str | None = None) -> list[WsClient]:
@@ -115,7 +115,7 @@ async def test_members_count_over_all_pods_and_a_closing_client(pods) -> None:
     async def closed_one_gone() -> bool:
         return await clients[0].members("counted") == 3
 
-    # SPEC: a closed connection stops counting on every pod within 2 s.
+    # Documented: a closed connection stops counting on every pod within 2 s.
     await async_wait_for(closed_one_gone, 2, "the closed connection to stop counting")
     assert await clients[1].members("counted") == 3
     await close_all([clients[0], clients[1], clients[3]])

@@ -1,4 +1,4 @@
-"""Each way Redis can fail, against real servers, gives SPEC.md's error text and a solution."""
+"""Each way Redis can fail, against real servers, gives the documented error text and a solution."""
 
 from __future__ import annotations
 

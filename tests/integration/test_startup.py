@@ -1,4 +1,5 @@
-"""A real daphne pod's start-up: SPEC.md's log lines, fallback, REDIS_REQUIRED, health endpoints."""
+"""A real daphne pod's start-up: the documented log lines, fallback, REDIS_REQUIRED, health
+endpoints."""
 
 from __future__ import annotations
 

@@ -13,7 +13,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -240,6 +241,23 @@ class DaphnePod:
         if self.process and self.process.poll() is None:
             self.process.kill()
             self.process.wait(timeout=10)
+
+
+@contextmanager
+def pods_serving(
+    workdir: Path, env: dict[str, str], names: Sequence[str]
+) -> Iterator[list[DaphnePod]]:
+    """Daphne pods of those names, started together and listening; stopped on the way out."""
+    pods = [DaphnePod(workdir, env, name) for name in names]
+    try:
+        for pod in pods:
+            pod.start()
+        for pod in pods:
+            pod.wait_listening()
+        yield pods
+    finally:
+        for pod in pods:
+            pod.stop()
 
 
 def pod_base_env(workdir: Path, name: str) -> dict[str, str]:
