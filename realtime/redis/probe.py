@@ -10,7 +10,7 @@ import asyncio
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from realtime.redis.errors import RedisUnavailable, redis_problem_classify
 from realtime.redis.keys import PROBE_PREFIX
 from realtime.redis.layer import redis_layer_new
 from realtime.redis.url import RedisTarget
+from realtime.tasks import tasks_cancel
 
 MAX_CONNECTIONS = 16
 
@@ -110,16 +111,14 @@ class _LayerErrors(logging.Handler):
             self.error = record.exc_info[1]
             self.failed.set()
 
-    async def first(self, receiving: Awaitable[dict[str, Any]]) -> dict[str, Any]:
+    async def first(self, receiving: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
         """What `receiving` returns, or raise the layer's error as soon as it logs one."""
-        receive = asyncio.ensure_future(receiving)
-        failed = asyncio.ensure_future(self.failed.wait())
+        receive = asyncio.create_task(receiving, name="probe-receive")
+        failed = asyncio.create_task(self.failed.wait(), name="probe-layer-failed")
         try:
             await asyncio.wait({receive, failed}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (receive, failed):
-                task.cancel()
-            await asyncio.gather(receive, failed, return_exceptions=True)
+            await tasks_cancel([receive, failed])
         if not receive.cancelled():
             return receive.result()  # the message, or receive's own error
         assert self.error is not None
