@@ -4,6 +4,8 @@ codes): room and event names, error codes, and the error a broken rule is answer
 from __future__ import annotations
 
 import enum
+import json
+import math
 import re
 from typing import Any
 
@@ -68,6 +70,27 @@ def room_event_make(room: str, event: str, data: Any, sender: str | None) -> Roo
         return RoomEvent(room, event, data_encode(data), sender)
     except (ValueError, TypeError, RecursionError) as error:
         raise ProtocolError(ErrorCode.BAD_MESSAGE, "'data' cannot be sent as JSON") from error
+
+
+def json_parse(text: str, what: str) -> Any:
+    """A client's JSON: no NaN or infinity, no numbers out of range; ProtocolError `bad_json`
+    saying what (`what`: a frame, a packet) was wrong."""
+    try:
+        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as error:
+        reason = "nested too deeply" if isinstance(error, RecursionError) else "not valid JSON"
+        raise ProtocolError(ErrorCode.BAD_JSON, f"{what} is {reason}") from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError("number out of range")
+    return value
 
 
 def kind(value: object) -> str:
