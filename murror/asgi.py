@@ -16,10 +16,14 @@ from realtime.ops.health import healthz, readyz  # noqa: E402
 from realtime.ops.metrics import metrics  # noqa: E402
 from realtime.pod.drain import daphne_drain_install  # noqa: E402
 from realtime.pod.startup import pod_start  # noqa: E402
+from realtime.protocols.socketio.http import sio_polling  # noqa: E402
+from realtime.protocols.socketio.websocket import sio_websocket  # noqa: E402
 from realtime.protocols.ws.consumer import ws_consumer  # noqa: E402
 
 pod_start()
 daphne_drain_install()
+
+SOCKETIO_PATHS = ("/socket.io/", "/socket.io")
 
 http_application = URLRouter(
     [
@@ -32,16 +36,20 @@ http_application = URLRouter(
 
 
 def application(scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable) -> Awaitable:
-    """WebSockets to the /ws/ consumer (it checks the path and the origin), HTTP to the routes
-    above.
+    """Socket.IO at /socket.io/ (polling and WebSocket), other WebSockets to the /ws/ consumer
+    (it checks the path and the origin), other HTTP to the routes above.
 
     A plain function handing back the handler's coroutine rather than a coroutine awaiting it,
     as ProtocolTypeRouter is: that frame would live as long as each WebSocket (about 0.5 KiB
     apiece; docs/performance.md).
     """
     if scope["type"] == "websocket":
+        if scope["path"] in SOCKETIO_PATHS:
+            return sio_websocket(scope, receive, send)
         return ws_consumer(scope, receive, send)
     if scope["type"] == "http":
+        if scope["path"] in SOCKETIO_PATHS:
+            return sio_polling(scope, receive, send)
         return http_application(scope, receive, send)
     raise ValueError(f"no application for ASGI scope type {scope['type']!r}")
 

@@ -1,17 +1,22 @@
 """Murror realtime: rooms over WebSockets, shared by every pod through Redis.
 
-The public API for Python code: `room_emit` (async) and `room_emit_sync`. They are imported on
-first use, so that settings, which import parts of this package, load without Django set up.
+The public API for Python code: `room_emit` (async) and `room_emit_sync`, and `on`, the
+decorator of server-side event handlers. They are imported on first use, so that settings, which
+import parts of this package, load without Django set up.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["room_emit", "room_emit_sync"]
+__all__ = ["on", "room_emit", "room_emit_sync"]
 
 
 def __getattr__(name: str) -> Any:
+    if name == "on":
+        from realtime.protocols.handlers import on
+
+        return on
     if name in __all__:
         from realtime import emit
 

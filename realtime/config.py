@@ -50,6 +50,12 @@ class RealtimeConfig:
     session_cookie_name: str
     session_engine: str
     demo: bool
+    # Socket.IO: the server's ping, how long a client may take to answer, and to CONNECT.
+    sio_ping_interval: float
+    sio_ping_timeout: float
+    sio_connect_timeout: float
+    # Modules of server-side event handlers, imported at start-up.
+    handlers: tuple[str, ...]
     redis: RedisConfig
 
 
@@ -79,6 +85,10 @@ def config_from(source: Any) -> RealtimeConfig:
         session_cookie_name=source.SESSION_COOKIE_NAME,
         session_engine=source.SESSION_ENGINE,
         demo=source.REALTIME_DEMO,
+        sio_ping_interval=source.REALTIME_SIO_PING_INTERVAL,
+        sio_ping_timeout=source.REALTIME_SIO_PING_TIMEOUT,
+        sio_connect_timeout=source.REALTIME_SIO_CONNECT_TIMEOUT,
+        handlers=tuple(source.REALTIME_HANDLERS),
         redis=RedisConfig(
             url=redis_url_setting(source.REDIS_URL, tls),
             tls=tls,

@@ -1,7 +1,9 @@
-"""Who a WebSocket handshake is: a token (query or subprotocol) first, then the session cookie."""
+"""Who a connection is: a token first (the query or a subprotocol on /ws/, the CONNECT auth on
+Socket.IO), then the session cookie of its handshake."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -25,7 +27,7 @@ class Admission:
 
 
 async def connection_admit(scope: dict[str, Any], config: RealtimeConfig) -> Admission:
-    """Identify a WebSocket handshake: token (query or subprotocol) first, then the session."""
+    """Identify a /ws/ handshake: token (query or subprotocol) first, then the session."""
     subprotocol = next(
         (p for p in scope.get("subprotocols", []) if p.startswith(TOKEN_SUBPROTOCOL_PREFIX)),
         None,
@@ -36,23 +38,32 @@ async def connection_admit(scope: dict[str, Any], config: RealtimeConfig) -> Adm
         if subprotocol
         else query.get("token", [None])[0]
     )
+    admission = await user_admit(token, scope.get("headers", []), config)
+    return Admission(admission.user, subprotocol, admission.refused)
+
+
+async def user_admit(
+    token: object, headers: Iterable[tuple[bytes, bytes]], config: RealtimeConfig
+) -> Admission:
+    """Any protocol's rule: a token, when there is one, decides (a bad one is refused); else
+    the session cookie among `headers`, and REALTIME_REQUIRE_AUTH for anonymous clients."""
     if token is not None:
-        user = token_user(token, config.token_max_age)
-        return Admission(user, subprotocol, refused=user is None)
-    user = await session_user(scope, config)
+        user = token_user(token, config.token_max_age) if isinstance(token, str) else None
+        return Admission(user, refused=user is None)
+    user = await session_user(headers, config)
     return Admission(user, refused=user is None and config.require_auth)
 
 
-async def session_user(scope: dict[str, Any], config: RealtimeConfig) -> ConnectionUser | None:
+async def session_user(
+    headers: Iterable[tuple[bytes, bytes]], config: RealtimeConfig
+) -> ConnectionUser | None:
     """The user of the handshake's session cookie, if any.
 
     Read once here rather than with AuthMiddlewareStack, whose session wrapper would sit on
     every frame this connection is sent (it showed as 7% of a busy pod in py-spy).
     """
     cookies = parse_cookie(
-        b"; ".join(value for name, value in scope.get("headers", []) if name == b"cookie").decode(
-            "latin1"
-        )
+        b"; ".join(value for name, value in headers if name == b"cookie").decode("latin1")
     )
     session_key = cookies.get(config.session_cookie_name)
     if not session_key:

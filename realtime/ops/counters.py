@@ -22,15 +22,26 @@ class PodCounters:
     # Failed Redis operations of this pod, whatever they were for (each OutageLog reports here).
     redis_errors: int = 0
     errors: Counter[str] = field(default_factory=Counter)
+    # The same, by protocol ("ws", "socketio").
+    connections_by_protocol: Counter[str] = field(default_factory=Counter)
+    connects_by_protocol: Counter[str] = field(default_factory=Counter)
+    messages_in_by_protocol: Counter[str] = field(default_factory=Counter)
 
-    def connection_opened(self) -> None:
+    def connection_opened(self, protocol: str) -> None:
         self.connects += 1
         self.connections += 1
         self.peak_connections = max(self.peak_connections, self.connections)
+        self.connects_by_protocol[protocol] += 1
+        self.connections_by_protocol[protocol] += 1
 
-    def connection_closed(self) -> None:
+    def connection_closed(self, protocol: str) -> None:
         self.disconnects += 1
         self.connections -= 1
+        self.connections_by_protocol[protocol] -= 1
+
+    def message_received(self, protocol: str) -> None:
+        self.messages_in += 1
+        self.messages_in_by_protocol[protocol] += 1
 
     def redis_error(self) -> None:
         self.redis_errors += 1

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from channels.layers import get_channel_layer
+from channels.layers import BaseChannelLayer, get_channel_layer
 
 from realtime.fanout.types import Member
 from realtime.protocols.closecodes import CloseCode
@@ -21,9 +21,12 @@ logger = logging.getLogger(__name__)
 CONNECTION_CLOSE = "connection.close"
 
 
-async def connection_close_send(connection_id: str, channels: Iterable[str]) -> None:
-    """Ask the pods listening on `channels` to close `connection_id`; only its owner has it."""
-    layer = get_channel_layer()
+async def connection_close_send(
+    connection_id: str, channels: Iterable[str], layer: BaseChannelLayer | None = None
+) -> None:
+    """Ask the pods listening on `channels` to close `connection_id`; only its owner has it.
+    Through this process's channel layer, unless another is given."""
+    layer = layer or get_channel_layer()
     message = {
         "type": CONNECTION_CLOSE,
         "connection_id": connection_id,

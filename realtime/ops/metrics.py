@@ -7,7 +7,7 @@ pays nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
@@ -17,6 +17,8 @@ from prometheus_client.registry import Collector
 from realtime.pod.layers import LayerName
 from realtime.pod.lifecycle import Pod, pod_serving
 from realtime.protocols.rules import ErrorCode
+
+PROTOCOLS = ("socketio", "ws")
 
 
 class PodCollector(Collector):
@@ -72,6 +74,24 @@ class PodCollector(Collector):
             "Failed Redis operations: forwarding, member counts, heartbeats, stats publishes",
             stats.redis_errors,
         )
+        yield self._by_protocol(
+            GaugeMetricFamily,
+            "murror_connections_by_protocol",
+            "Open connections on this pod, by protocol",
+            stats.connections_by_protocol,
+        )
+        yield self._by_protocol(
+            CounterMetricFamily,
+            "murror_connects_by_protocol_total",
+            "Connections accepted, by protocol",
+            stats.connects_by_protocol,
+        )
+        yield self._by_protocol(
+            CounterMetricFamily,
+            "murror_messages_received_by_protocol_total",
+            "Messages from clients, by protocol",
+            stats.messages_in_by_protocol,
+        )
         errors = CounterMetricFamily(
             "murror_errors_total", "Error frames sent, by code", labels=["pod", "code"]
         )
@@ -85,6 +105,19 @@ class PodCollector(Collector):
         for layer in LayerName:
             layers.add_metric([self.name, layer.value], 1 if layer is self.pod.layer else 0)
         yield layers
+
+    def _by_protocol(
+        self,
+        family: type[GaugeMetricFamily] | type[CounterMetricFamily],
+        name: str,
+        documentation: str,
+        values: Mapping[str, int],
+    ) -> Metric:
+        metric = family(name, documentation, labels=["pod", "protocol"])
+        # Every protocol, 0 or not, so that a dashboard has its series from the start.
+        for protocol in sorted({*PROTOCOLS, *values}):
+            metric.add_metric([self.name, protocol], values.get(protocol, 0))
+        return metric
 
     def _gauge(self, name: str, documentation: str, value: float) -> GaugeMetricFamily:
         gauge = GaugeMetricFamily(name, documentation, labels=["pod"])

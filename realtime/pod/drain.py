@@ -32,7 +32,13 @@ async def pod_drain(pod: Pod, timeout: float) -> None:
             await pod.all_closed.wait()
     except TimeoutError:
         logger.warning("Drain timed out with %d WebSockets still open", len(pod.connections))
-    await pod.stop()
+    try:
+        # Bounded: a Redis that hangs must not keep a rollout waiting for this pod.
+        async with asyncio.timeout(timeout):
+            await pod.stop()
+    except TimeoutError:
+        logger.warning("Leaving the rooms took over %g s: stopping without", timeout)
+        return
     logger.info("Drained: this pod has left every room")
 
 

@@ -13,6 +13,7 @@ import enum
 import logging
 import uuid
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
@@ -63,6 +64,7 @@ class Pod:
         self.stats = StatsPublisher(self)
         self._redis_clients: list[Redis] = []
         self._rejoin: asyncio.Task[None] | None = None
+        self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @property
     def layer(self) -> LayerName:
@@ -86,9 +88,16 @@ class Pod:
             self._rejoin = asyncio.create_task(redis_rejoin(self, target), name="redis-rejoin")
         self.state = PodState.SERVING
 
+    def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` when the pod stops, before it leaves its rooms (a protocol's own
+        state: Socket.IO's sessions and heartbeat)."""
+        self._on_stop.append(callback)
+
     async def stop(self) -> None:
         """Leave every room, the member counts and the stats, as a pod that is going away."""
         self.state = PodState.STOPPED
+        for callback in self._on_stop:
+            await callback()
         await tasks_cancel([self._rejoin])
         await self.stats.stop()
         await self.hub.stop()
@@ -103,13 +112,13 @@ class Pod:
 
     def connection_add(self, session: Session) -> None:
         self.connections[session.connection_id] = session
-        self.counters.connection_opened()
+        self.counters.connection_opened(session.protocol)
         self.all_closed.clear()
 
     def connection_remove(self, session: Session) -> None:
         if self.connections.pop(session.connection_id, None) is None:
             return
-        self.counters.connection_closed()
+        self.counters.connection_closed(session.protocol)
         if not self.connections:
             self.all_closed.set()
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from realtime.config import RedisConfig, realtime_config
 from realtime.pod.layers import LayerName, layer_fall_back, layer_in_use, layer_use_redis
+from realtime.protocols.handlers import handlers_import
 from realtime.redis.errors import RedisProblem, RedisUnavailable, redis_problem_invalid_url
 from realtime.redis.probe import layer_roundtrip, redis_connected, redis_subscribed
 from realtime.redis.url import RedisTarget
@@ -31,9 +32,12 @@ GC_YOUNG_THRESHOLD = 50_000
 
 
 def pod_start() -> LayerName:
-    """Decide this pod's channel layer; exit when REDIS_REQUIRED and Redis cannot be used."""
+    """Decide this pod's channel layer (exit when REDIS_REQUIRED and Redis cannot be used), and
+    import the server-side handlers of REALTIME_HANDLERS."""
     try:
-        _layer_decide(realtime_config().redis)
+        config = realtime_config()
+        _layer_decide(config.redis)
+        handlers_import(config.handlers)
         return layer_in_use()
     finally:
         # What start-up built (Django, the apps, settings) lives as long as the pod: leave it

@@ -1,8 +1,10 @@
-"""WebSocket close codes the product sends, in one place."""
+"""WebSocket close codes the product sends, in one place, and how to send one."""
 
 from __future__ import annotations
 
 import enum
+
+from asgiref.typing import ASGISendCallable
 
 
 class CloseCode(enum.IntEnum):
@@ -15,3 +17,14 @@ class CloseCode(enum.IntEnum):
     # 4000-4999 is for applications; 4001/4003 are left to authentication.
     CLOSED_BY_STAFF = 4100
     UNAUTHORIZED = 4401
+
+
+async def websocket_close(send: ASGISendCallable, code: int) -> None:
+    """Close a WebSocket with `code`. Under daphne 1012 goes out as 4012, its private twin."""
+    try:
+        # A plain int: autobahn refuses any other type for a close code, IntEnum included.
+        await send({"type": "websocket.close", "code": int(code), "reason": ""})
+    except Exception:
+        if code != CloseCode.SERVICE_RESTART:
+            raise
+        await websocket_close(send, CloseCode.SERVICE_RESTART_PRIVATE)

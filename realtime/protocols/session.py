@@ -66,13 +66,16 @@ class Session:
         """The transport is gone: leave every room and the pod's open connections."""
         self.state = SessionState.CLOSED
         self.pod.connection_remove(self)
+        await self.rooms_leave_all()
+
+    async def rooms_leave_all(self) -> None:
         for room in list(self.room_names):
             await self.pod.hub.leave(room, self)
         self.room_names.clear()
 
     def message_allowed(self) -> bool:
         """Count one client message against the rate bucket; False when it is over the rate."""
-        self.pod.counters.messages_in += 1
+        self.pod.counters.message_received(self.protocol)
         return self.bucket.take()
 
     def error_counted(self, code: ErrorCode) -> None:

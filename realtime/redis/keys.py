@@ -1,7 +1,7 @@
 """Every Redis key and channel name the product uses, in one place.
 
-The least-privilege ACL in docs/operations.md is written from this module: a new key or channel
-goes here first. Everything starts with `murror`, so `~murror:*` and `&murror*` cover it all.
+A new key or channel goes here first. Everything starts with `murror`, so one key pattern
+(`~murror:*`) and one channel pattern (`&murror*`) cover them all in a Redis ACL.
 """
 
 from __future__ import annotations

@@ -173,14 +173,33 @@ def test_manifests_refer_to_each_other() -> None:
     assert the("pdb.yaml", "PodDisruptionBudget")["spec"]["selector"]["matchLabels"] == app
     target = the("hpa.yaml", "HorizontalPodAutoscaler")["spec"]["scaleTargetRef"]
     assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
-    (rule,) = the("ingress.yaml", "Ingress")["spec"]["rules"]
-    (backend_path,) = rule["http"]["paths"]
-    backend = backend_path["backend"]["service"]
-    assert backend["name"] == service["metadata"]["name"]
-    assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+    for filename in ("ingress.yaml", "ingress-socketio.yaml"):
+        (rule,) = the(filename, "Ingress")["spec"]["rules"]
+        (backend_path,) = rule["http"]["paths"]
+        backend = backend_path["backend"]["service"]
+        assert backend["name"] == service["metadata"]["name"]
+        assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
     container_ports = {p["name"]: p["containerPort"] for p in deployment_container()["ports"]}
     assert container_ports == {"http": 8000}
     assert {port["targetPort"] for port in service["spec"]["ports"]} == {"http"}
+
+
+def test_socketio_is_routed_with_affinity_and_long_timeouts() -> None:
+    """Polling needs every request of a session on its pod: a hash of the client address (no
+    cookie), and timeouts far above pingInterval + pingTimeout."""
+    ingress = the("ingress-socketio.yaml", "Ingress")
+    (rule,) = ingress["spec"]["rules"]
+    (route,) = rule["http"]["paths"]
+    assert (route["path"], route["pathType"]) == ("/socket.io/", "Prefix")
+    annotations = ingress["metadata"]["annotations"]
+    assert annotations["nginx.ingress.kubernetes.io/upstream-hash-by"] == "$binary_remote_addr"
+    assert "affinity" not in " ".join(annotations)  # no cookie affinity
+    ping_interval, ping_timeout = 25, 20
+    for direction in ("read", "send"):
+        timeout = int(annotations[f"nginx.ingress.kubernetes.io/proxy-{direction}-timeout"])
+        assert timeout > ping_interval + ping_timeout
+    main = the("ingress.yaml", "Ingress")["spec"]["rules"][0]
+    assert main["host"] == rule["host"]
 
 
 def test_every_secret_key_used_is_in_the_example_secret() -> None:

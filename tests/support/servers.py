@@ -34,6 +34,17 @@ def loopback_endpoint(port: int) -> str:
     return f"tcp:port={port}:interface=127.0.0.1:backlog={LISTEN_BACKLOG}"
 
 
+def npm_ci(directory: Path) -> None:
+    """Install a folder's pinned npm packages, unless its package-lock.json did not change."""
+    if shutil.which("node") is None or shutil.which("npm") is None:
+        raise RuntimeError("Node.js 20+ and npm are needed here")
+    installed = directory / "node_modules" / ".package-lock.json"
+    lock = directory / "package-lock.json"
+    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
+        return
+    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, check=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -169,8 +180,12 @@ class RedisServer:
 class DaphnePod:
     """One pod of the product: `daphne murror.asgi:application` in its own process."""
 
-    def __init__(self, workdir: Path, env: dict[str, str], name: str = "pod"):
+    def __init__(
+        self, workdir: Path, env: dict[str, str], name: str = "pod", root: Path = PROJECT_ROOT
+    ):
+        """`root`: the checkout whose code the pod runs (the benchmark compares two)."""
         self.workdir = workdir
+        self.root = root
         self.name = name
         self.port = free_port()
         self.env = {**pod_base_env(workdir, name), **env}
@@ -185,7 +200,7 @@ class DaphnePod:
         daphne = [sys.executable, "-m", module, "-e", loopback_endpoint(self.port)]
         self.process = subprocess.Popen(
             argv or [*daphne, "murror.asgi:application"],
-            cwd=PROJECT_ROOT,
+            cwd=self.root,
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,

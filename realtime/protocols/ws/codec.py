@@ -8,8 +8,7 @@ the protocol's table is tested on plain strings.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,13 +18,15 @@ from realtime.protocols.rules import (
     MessageId,
     ProtocolError,
     event_name_check,
+    json_parse,
     kind,
     room_name_check,
 )
 
 MAX_ID_LENGTH = 128
 
-_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# No NaN or infinity: clients must be able to parse what they get.
+_compact = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,16 @@ class Ping:
     id: MessageId = None
 
 
-ClientMessage = Join | Leave | Members | Emit | Ping
+@dataclass(frozen=True)
+class HandlerCall:
+    """A message for a server-side handler: `{"type": NAME, "data": ANY, "id": ...}`."""
+
+    name: str
+    data: Any
+    id: MessageId = None
+
+
+ClientMessage = Join | Leave | Members | Emit | Ping | HandlerCall
 _ROOM_MESSAGES: dict[str, type[Join] | type[Leave] | type[Members]] = {
     "join": Join,
     "leave": Leave,
@@ -87,8 +97,14 @@ def event_frame(event: RoomEvent) -> str:
     )
 
 
-def frame_parse(text: str | None, binary: bytes | None, max_bytes: int) -> ClientMessage:
-    """One client frame -> a message, or ProtocolError with the spec's code (and id if any)."""
+def frame_parse(
+    text: str | None,
+    binary: bytes | None,
+    max_bytes: int,
+    handler_names: Container[str] = (),
+) -> ClientMessage:
+    """One client frame -> a message, or ProtocolError with the protocol's code (and the id if
+    any). A type among `handler_names` is a call of that server-side handler."""
     if text is None:
         size = len(binary or b"")
         if size > max_bytes:
@@ -97,7 +113,7 @@ def frame_parse(text: str | None, binary: bytes | None, max_bytes: int) -> Clien
     # A character is at most 4 bytes: encode only when the length alone cannot decide.
     if len(text) > max_bytes // 4 and len(text.encode()) > max_bytes:
         raise ProtocolError(ErrorCode.TOO_LARGE, f"frame is over {max_bytes} bytes")
-    payload = _json_load(text)
+    payload = json_parse(text, "frame")
     if not isinstance(payload, dict):
         raise ProtocolError(ErrorCode.BAD_JSON, f"expected a JSON object, got {kind(payload)}")
     message_id = _id_read(payload)
@@ -114,6 +130,8 @@ def frame_parse(text: str | None, binary: bytes | None, max_bytes: int) -> Clien
         )
     if message_type == "emit":
         return _emit_parse(payload, message_id)
+    if message_type in handler_names:
+        return HandlerCall(message_type, payload.get("data"), message_id)
     raise ProtocolError(
         ErrorCode.UNKNOWN_TYPE, f"unknown message type {message_type[:40]!r}", message_id
     )
@@ -150,14 +168,6 @@ def _with_id(check: Callable[[object], str], value: object, message_id: MessageI
         raise
 
 
-def _json_load(text: str) -> Any:
-    try:
-        return json.loads(text, parse_constant=_no_constant, parse_float=_finite_float)
-    except (ValueError, RecursionError) as error:
-        reason = "nested too deeply" if isinstance(error, RecursionError) else "not valid JSON"
-        raise ProtocolError(ErrorCode.BAD_JSON, f"frame is {reason}") from None
-
-
 def _id_read(payload: dict[str, Any]) -> MessageId:
     """The message's id, or None; a malformed id is an error that cannot carry it."""
     if "id" not in payload:
@@ -174,14 +184,3 @@ def _id_read(payload: dict[str, Any]) -> MessageId:
             f"expected 'id' to be a string of at most {MAX_ID_LENGTH} characters or a number",
         )
     return message_id
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite_float(text: str) -> float:
-    value = float(text)
-    if not math.isfinite(value):
-        raise ValueError("number out of range")
-    return value

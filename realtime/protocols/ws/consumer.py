@@ -18,13 +18,15 @@ from realtime.access.admission import connection_admit
 from realtime.access.origins import origin_allowed
 from realtime.access.users import ConnectionUser
 from realtime.pod.lifecycle import Pod, pod_serving
-from realtime.protocols.closecodes import CloseCode
+from realtime.protocols.closecodes import CloseCode, websocket_close
+from realtime.protocols.handlers import HandlerConnection, handler_for, handler_names
 from realtime.protocols.rules import ErrorCode, ProtocolError
 from realtime.protocols.session import Session, SessionState
 from realtime.protocols.ws.codec import (
     WS_ENCODER,
     ClientMessage,
     Emit,
+    HandlerCall,
     Join,
     Leave,
     Members,
@@ -61,18 +63,16 @@ class WsConnection(Session):
     async def close(self, code: int) -> None:
         """Ask the server to close the socket; its disconnect event then ends the consumer."""
         self.state = SessionState.CLOSING
-        try:
-            await _close_send(self.send, code)
-        except Exception:
-            if code != CloseCode.SERVICE_RESTART:
-                raise
-            await _close_send(self.send, CloseCode.SERVICE_RESTART_PRIVATE)
+        await websocket_close(self.send, code)
 
     async def frame_receive(self, text: str | None, binary: bytes | None) -> None:
         """Handle one client frame; a broken rule is answered, never raised."""
         allowed = self.message_allowed()
+        message_id = None
         try:
-            message = frame_parse(text, binary, self.pod.config.max_frame_bytes)
+            limit = self.pod.config.max_frame_bytes
+            message = frame_parse(text, binary, limit, handler_names())
+            message_id = message.id
             if not allowed:
                 raise ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, message.id)
             await self._handle(message)
@@ -85,7 +85,7 @@ class WsConnection(Session):
             # A bug of ours must cost one reply, not the connection or the pod.
             logger.exception("Internal error handling a frame on %s", self.connection_id)
             self.error_counted(ErrorCode.INTERNAL_ERROR)
-            internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed")
+            internal = ProtocolError(ErrorCode.INTERNAL_ERROR, "the server failed", message_id)
             await self.send_text(error_frame(internal))
 
     async def _handle(self, message: ClientMessage) -> None:
@@ -105,6 +105,13 @@ class WsConnection(Session):
                 reply = {"type": "ack"}
             case Ping():
                 reply = {"type": "pong"}
+            case HandlerCall(name=name, data=data):
+                handler = handler_for(name)
+                assert handler is not None  # frame_parse reads only registered names as calls
+                connection = HandlerConnection(
+                    self.connection_id, self.user, frozenset(self.room_names), self.protocol
+                )
+                reply = {"type": "reply", "data": await handler(connection, data)}
         await self.send_text(frame_encode(reply, message.id))
 
 
@@ -139,7 +146,7 @@ async def _connection_open(
         return None
     pod = await pod_serving()
     if scope["path"] != WEBSOCKET_PATH or not origin_allowed(scope, pod.config.origin_hosts):
-        await _close_send(send, CloseCode.NORMAL)
+        await websocket_close(send, CloseCode.NORMAL)
         return None
     admission = await connection_admit(scope, pod.config)
     connection = WsConnection(send, pod, admission.user)
@@ -152,8 +159,3 @@ async def _connection_open(
         return None
     connection.opened()
     return connection
-
-
-async def _close_send(send: ASGISendCallable, code: int) -> None:
-    # A plain int: autobahn refuses any other type for a close code, IntEnum included.
-    await send({"type": "websocket.close", "code": int(code), "reason": ""})

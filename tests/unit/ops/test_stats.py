@@ -39,11 +39,13 @@ async def pod(settings) -> AsyncIterator[Pod]:
 
 def test_connections_now_and_peak() -> None:
     counters = PodCounters()
-    counters.connection_opened()
-    counters.connection_opened()
-    counters.connection_closed()
+    counters.connection_opened("ws")
+    counters.connection_opened("socketio")
+    counters.connection_closed("ws")
     assert (counters.connections, counters.peak_connections) == (1, 2)
     assert (counters.connects, counters.disconnects) == (2, 1)
+    assert counters.connections_by_protocol == {"ws": 0, "socketio": 1}
+    assert counters.connects_by_protocol == {"ws": 1, "socketio": 1}
 
 
 def test_busiest_is_largest_first_then_by_name() -> None:

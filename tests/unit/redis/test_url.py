@@ -1,4 +1,4 @@
-"""realtime.redis.url: every README URL form parses; bad ones say why, never the password."""
+"""realtime.redis.url: every documented URL form parses; bad ones say why, never the password."""
 
 from __future__ import annotations
 
