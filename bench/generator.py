@@ -26,8 +26,8 @@ class Member:
 class Stack:
     """What a generator needs to know of a running stack, and which processes to watch."""
 
-    name: str  # "product", "reference", or an echo server's name
-    adapter: str  # loadgen.js's adapter: "product" or "reference"
+    name: str  # "product", "product-sio", "reference", or an echo server's name
+    adapter: str  # loadgen.js's adapter: "product" (/ws/) or "socketio"
     urls: list[str]  # one per pod; members go to them in turn
     pids: list[int]  # the pods' processes
     shared_pids: list[int] = field(default_factory=list)  # redis-server

@@ -1,7 +1,7 @@
 // Load generator for bench/run.py: one process holding many WebSocket members, driven by
 // JSON lines on stdin, answering JSON lines on stdout (logs go to stderr).
 //
-//   {"cmd": "connect", "stack": "product"|"reference", "members": [[url, room, sender], ...]}
+//   {"cmd": "connect", "stack": "product"|"socketio", "members": [[url, room, sender], ...]}
 //       open every member, join its room; sender >= 0 is the member's global sender number
 //   {"cmd": "send", "step": k, "rate": r, "seconds": s}
 //       each local sender emits r/s for s seconds, data {t: send time in ms, s: seq, w: sender,
@@ -11,8 +11,9 @@
 //       latency histogram
 //   {"cmd": "close"}
 //
-// Both stacks are spoken through a small adapter: the product's JSON frames over `ws`
-// (docs/protocol.md), the reference through socket.io-client, websocket transport only.
+// Two adapters: the product's JSON frames at /ws/ over `ws` (docs/protocol.md), and
+// socket.io-client over the websocket transport, for any Socket.IO server that maps events as
+// docs/socketio.md does (the product's /socket.io/ and the Node reference alike).
 "use strict";
 
 const readline = require("node:readline");
@@ -96,8 +97,9 @@ class ProductMember {
   }
 }
 
-// The reference: socket.io-client over the websocket transport only.
-class ReferenceMember {
+// Socket.IO: socket.io-client over the websocket transport only, with the event mapping of
+// docs/socketio.md: join with an ack, emit {room, event, data}, events as (data, {room, from}).
+class SocketIoMember {
   constructor(url, room, sender) {
     Object.assign(this, { url, room, sender, seq: 0 });
   }
@@ -107,8 +109,9 @@ class ReferenceMember {
       const options = { transports: ["websocket"], forceNew: true, reconnection: false };
       this.socket = io(this.url, options);
       this.socket.on("connect_error", reject);
-      this.socket.on("event", (message) => step.record(message.room, message.data, now()));
-      this.socket.on("connect", () => this.socket.emit("join", this.room, resolve));
+      this.socket.on("error", () => (step.errors += 1));
+      this.socket.on(EVENT, (data, meta) => step.record(meta.room, data, now()));
+      this.socket.on("connect", () => this.socket.emit("join", this.room, () => resolve()));
     });
   }
 
@@ -121,7 +124,7 @@ class ReferenceMember {
   }
 }
 
-const ADAPTERS = { product: ProductMember, reference: ReferenceMember };
+const ADAPTERS = { product: ProductMember, socketio: SocketIoMember };
 let members = [];
 let loopDelay = null;
 

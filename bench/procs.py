@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 from pathlib import Path
 
 from tests.support.servers import PROJECT_ROOT, free_port, wait_for
+from tests.support.servers import npm_ci as npm_ci_in
 
 BENCH = PROJECT_ROOT / "bench"
 REFERENCE = BENCH / "reference"
@@ -44,13 +44,7 @@ def rss_kib(pid: int) -> int:
 
 def npm_ci() -> None:
     """Install bench/reference's pinned packages, unless package-lock.json did not change."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        raise RuntimeError("the benchmark needs Node.js 20+ and npm")
-    installed = REFERENCE / "node_modules" / ".package-lock.json"
-    lock = REFERENCE / "package-lock.json"
-    if installed.exists() and installed.stat().st_mtime >= lock.stat().st_mtime:
-        return
-    subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=REFERENCE, check=True)
+    npm_ci_in(REFERENCE)
 
 
 class NodeServer:

@@ -1,4 +1,5 @@
-"""bench/results/latest.{json,md}: every figure of both stacks, and product/reference ratios."""
+"""bench/results/latest.{json,md}: every figure of every stack, and each product stack's ratio to
+the reference."""
 
 from __future__ import annotations
 
@@ -24,6 +25,12 @@ STEP_COLUMNS = [
 ]
 
 
+# The product through /ws/ and through /socket.io/, then the Node reference: the last is what
+# every ratio divides by.
+STACKS = ["product", "product-sio", "reference"]
+# The stack whose fanout best stands beside each adapter's ceiling.
+CEILING_STACKS = {"product": "product", "socketio": "reference"}
+
 # The figures of a stack that had no step with p99 < 100 ms and nothing lost (or no fanout run).
 _NO_STEP = {"deliveries_per_s": math.nan, "generator_busy_pct": math.nan}
 
@@ -41,62 +48,52 @@ def _fmt(value: float, pattern: str) -> str:
 
 
 def step_table(label: str, steps: list[dict], stacks: list[str]) -> list[str]:
-    """One row per step and stack, then a ratio row when both stacks are there."""
+    """One row per step and stack, then each stack's ratio to the last (the reference)."""
     head = [label, "stack", *(name for name, _, _ in STEP_COLUMNS)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for step in steps:
         for stack in stacks:
             cells = [_fmt(step[stack][key], pattern) for _, key, pattern in STEP_COLUMNS]
             lines.append(f"| {step['label']} | {stack} | " + " | ".join(cells) + " |")
-        if len(stacks) == 2:
-            product, reference = step[stacks[0]], step[stacks[1]]
-            cells = [ratio(product[key], reference[key]) for _, key, _ in STEP_COLUMNS]
-            lines.append(f"| {step['label']} | **ratio** | " + " | ".join(cells) + " |")
+        *products, reference = stacks
+        for product in products:
+            cells = [ratio(step[product][key], step[reference][key]) for _, key, _ in STEP_COLUMNS]
+            lines.append(
+                f"| {step['label']} | **{product}/{reference}** | " + " | ".join(cells) + " |"
+            )
     return lines
 
 
-def summary(results: dict) -> list[str]:
-    p, r = "product", "reference"
-    rows = []
+def summary(results: dict, stacks: list[str]) -> list[str]:
+    rows: list[tuple[str, dict[str, float], str]] = []
     if "fanout" in results:
         best = results["fanout"]["best"]
-        rows.append(("fanout: max deliveries/s, p99 < 100 ms, no loss", best[p], best[r], "{:.0f}"))
+        rows.append(("fanout: max deliveries/s, p99 < 100 ms, no loss", best, "{:.0f}"))
     if "rooms" in results:
         step = results["rooms"]["steps"][0]
-        rows.append(("rooms: loss %", step[p]["loss_pct"], step[r]["loss_pct"], "{:.2f}"))
-        rows.append(("rooms: p99 ms", step[p]["p99_ms"], step[r]["p99_ms"], "{:.1f}"))
+        rows.append(("rooms: loss %", {s: step[s]["loss_pct"] for s in stacks}, "{:.2f}"))
+        rows.append(("rooms: p99 ms", {s: step[s]["p99_ms"] for s in stacks}, "{:.1f}"))
     if "idle" in results:
         idle = results["idle"]
-        rows.append(
-            (
-                f"idle: KiB per connection ({idle[p]['connections']} connections)",
-                idle[p]["kib_per_connection"],
-                idle[r]["kib_per_connection"],
-                "{:.1f}",
-            )
-        )
+        label = f"idle: KiB per connection ({idle[stacks[0]]['connections']} connections)"
+        rows.append((label, {s: idle[s]["kib_per_connection"] for s in stacks}, "{:.1f}"))
     for size in results.get("scale", {}).get("sizes", []):
         step = size["step"]
-        rows.append(
-            (
-                f"scale: server µs CPU per delivery, room of {size['size']}",
-                step[p]["server_us_per_delivery"],
-                step[r]["server_us_per_delivery"],
-                "{:.1f}",
-            )
-        )
-    lines = ["| figure | product | reference | product/reference |", "|---|---|---|---|"]
-    for label, product, reference, pattern in rows:
-        lines.append(
-            f"| {label} | {_fmt(product, pattern)} | {_fmt(reference, pattern)} "
-            f"| {ratio(product, reference)} |"
-        )
+        label = f"scale: server µs CPU per delivery, room of {size['size']}"
+        rows.append((label, {s: step[s]["server_us_per_delivery"] for s in stacks}, "{:.1f}"))
+    *products, reference = stacks
+    head = ["figure", *stacks, *(f"{p}/{reference}" for p in products)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for label, values, pattern in rows:
+        cells = [_fmt(values[s], pattern) for s in stacks]
+        cells += [ratio(values[p], values[reference]) for p in products]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return lines
 
 
 def markdown(results: dict) -> str:
     meta = results["meta"]
-    stacks = ["product", "reference"]
+    stacks = meta.get("stacks", ["product", "reference"])
     kind = "quick smoke run" if meta["quick"] else "full steps"
     scenarios = ", ".join(name for name in results if name != "meta")
     lines = [
@@ -109,7 +106,7 @@ def markdown(results: dict) -> str:
         "",
         "## Summary",
         "",
-        *summary(results),
+        *summary(results, stacks),
     ]
     if "fanout" in results:
         steps = [{**s, "label": f"{s['rate']:g} emits/s"} for s in results["fanout"]["steps"]]
@@ -165,7 +162,7 @@ def markdown(results: dict) -> str:
         ]
         fanout_steps = results.get("fanout", {}).get("steps", [])
         for adapter, ceiling in results["ceiling"].items():
-            best = best_step(fanout_steps, adapter) or _NO_STEP
+            best = best_step(fanout_steps, CEILING_STACKS.get(adapter, adapter)) or _NO_STEP
             top = ceiling["steps"][-1][f"echo-{adapter}"]
             lines.append(
                 f"| {adapter} | {_fmt(best['deliveries_per_s'], '{:.0f}')} "

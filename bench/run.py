@@ -1,6 +1,7 @@
-"""The product (2 daphne pods) beside the Node stack it replaces (2 socket.io pods with the Redis
-adapter), one redis-server, one load generator: fanout, rooms, idle, scale, and the generator's
-own ceiling. Writes bench/results/latest.{json,md}. Not run by CI.
+"""The product (2 daphne pods, through /ws/ and through /socket.io/) beside the Node stack it
+replaces (2 socket.io pods with the Redis adapter), one redis-server, one load generator: fanout,
+rooms, idle, scale, and the generator's own ceiling. Writes bench/results/latest.{json,md}. Not
+run by CI.
 
     .venv/bin/python bench/run.py            # the full run (about 20 minutes)
     .venv/bin/python bench/run.py --quick    # a smoke run: a few seconds per step
@@ -65,7 +66,8 @@ PRODUCT_SERVERS = {
 
 
 def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Stack], list[Stack]]:
-    """redis-server, 2 product pods, 2 reference pods, and the echo server for the ceiling."""
+    """redis-server, 2 product pods (as two stacks: /ws/ and /socket.io/), 2 reference pods,
+    and the echo server for the ceiling."""
     redis = RedisServer(workdir / "redis").start()
     stack.callback(redis.stop)
     redis_pid = redis.process.pid
@@ -88,24 +90,27 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
         process.wait_listening()
     echo_http = f"http://127.0.0.1:{echo.port}"
     echo_pid = [echo.process.pid]
+    product_pids = [p.process.pid for p in pods]
     return [
+        Stack("product", "product", [p.ws_url for p in pods], product_pids, [redis_pid]),
+        # The same pods through /socket.io/, under the client code that drives the reference.
         Stack(
-            "product",
-            "product",
-            [p.ws_url for p in pods],
-            [p.process.pid for p in pods],
+            "product-sio",
+            "socketio",
+            [f"http://127.0.0.1:{p.port}" for p in pods],
+            product_pids,
             [redis_pid],
         ),
         Stack(
             "reference",
-            "reference",
+            "socketio",
             [f"http://127.0.0.1:{n.port}" for n in nodes],
             [n.process.pid for n in nodes],
             [redis_pid],
         ),
     ], [
         Stack("echo-product", "product", [f"ws://127.0.0.1:{echo.port}/ws/"] * 2, echo_pid),
-        Stack("echo-reference", "reference", [echo_http] * 2, echo_pid),
+        Stack("echo-socketio", "socketio", [echo_http] * 2, echo_pid),
     ]
 
 
@@ -130,6 +135,7 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "open_files_limit": nofile,
+            "stacks": report.STACKS,
             "product": f"2 pods ({args.server}, murror.asgi:application), REDIS_URL db 0",
             "reference": "2 node server.js pods (socket.io 4.8 + @socket.io/redis-adapter 8.3)",
             **settings.__dict__,

@@ -2,7 +2,8 @@
 // is what saturates. One process, no Redis; each emit is encoded once and written to every member
 // of its room. It speaks just enough of both protocols for bench/loadgen.js's two adapters:
 //   /ws/         the product's JSON frames (welcome, join -> joined, emit -> event)
-//   /socket.io/  engine.io v4 + socket.io v5 framing (open, connect, join with ack, emit -> event)
+//   /socket.io/  engine.io v4 + socket.io v5 framing (open, connect, join with ack, emit -> the
+//                event as (data, {room, from}), as docs/socketio.md maps it)
 "use strict";
 
 const http = require("node:http");
@@ -48,10 +49,10 @@ function socketio(ws, id) {
     const [name, argument] = JSON.parse(packet[2]);
     if (name === "join") {
       roomJoin(ws, argument);
-      ws.send(`43${packet[1]}[]`);
+      ws.send(`43${packet[1]}` + JSON.stringify([{ type: "joined", room: argument }]));
     } else if (name === "emit") {
       const { room, event, data } = argument;
-      roomSend(room, "42" + JSON.stringify(["event", { room, event, data, from: id }]));
+      roomSend(room, "42" + JSON.stringify([event, data, { room, from: id }]));
     }
   });
 }

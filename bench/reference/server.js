@@ -1,7 +1,9 @@
 // The reference stack: the Node socket.io server Murror realtime replaces, as its docs teach it.
-// One process is one pod; pods share rooms through @socket.io/redis-adapter on REDIS_URL.
-//   "join" (room, ack)            -> socket.join(room), then ack()
-//   "emit" ({room, event, data})  -> io.to(room).emit("event", {room, event, data, from})
+// One process is one pod; pods share rooms through @socket.io/redis-adapter on REDIS_URL. Its
+// events are those of the product's /socket.io/ (docs/socketio.md), so that one client speaks
+// to both:
+//   "join" (room, ack)                 -> socket.join(room), ack({type: "joined", room})
+//   "emit" ({room, event, data}, ack)  -> io.to(room).emit(event, data, {room, from}), ack?
 // The sender is in the room, so it gets its own event, like the product's default echo.
 "use strict";
 
@@ -21,11 +23,12 @@ async function main() {
   io.on("connection", (socket) => {
     socket.on("join", (room, ack) => {
       socket.join(room);
-      if (typeof ack === "function") ack();
+      if (typeof ack === "function") ack({ type: "joined", room });
     });
-    socket.on("emit", (message) => {
+    socket.on("emit", (message, ack) => {
       const { room, event, data } = message;
-      io.to(room).emit("event", { room, event, data, from: socket.id });
+      io.to(room).emit(event, data, { room, from: socket.id });
+      if (typeof ack === "function") ack({ type: "ack" });
     });
   });
   httpServer.listen(port, "127.0.0.1", () => console.log(`Listening on ${port}`));
