@@ -66,15 +66,20 @@ PRODUCT_SERVERS = {
 
 
 def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Stack], list[Stack]]:
-    """redis-server, 2 product pods (as two stacks: /ws/ and /socket.io/), 2 reference pods,
-    and the echo server for the ceiling."""
+    """redis-server, 2 product pods for /ws/ and 2 for /socket.io/, 2 reference pods, and the
+    echo server for the ceiling. Each stack has pods of its own: on shared pods, one stack's
+    members would take CPU and memory in the other's figures."""
     redis = RedisServer(workdir / "redis").start()
     stack.callback(redis.stop)
     redis_pid = redis.process.pid
-    pods = [
-        DaphnePod(workdir, {"REDIS_URL": redis.url(db=0), **PRODUCT_ENV}, f"product-{n}")
-        for n in (1, 2)
-    ]
+    ws_pods, sio_pods = (
+        [
+            DaphnePod(workdir, {"REDIS_URL": redis.url(db=0), **PRODUCT_ENV}, f"{name}-{n}")
+            for n in (1, 2)
+        ]
+        for name in ("product", "product-sio")
+    )
+    pods = [*ws_pods, *sio_pods]
     nodes = [
         NodeServer(workdir, "server.js", f"reference-{n}", {"REDIS_URL": redis.url(db=1)})
         for n in (1, 2)
@@ -90,15 +95,20 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
         process.wait_listening()
     echo_http = f"http://127.0.0.1:{echo.port}"
     echo_pid = [echo.process.pid]
-    product_pids = [p.process.pid for p in pods]
     return [
-        Stack("product", "product", [p.ws_url for p in pods], product_pids, [redis_pid]),
-        # The same pods through /socket.io/, under the client code that drives the reference.
+        Stack(
+            "product",
+            "product",
+            [p.ws_url for p in ws_pods],
+            [p.process.pid for p in ws_pods],
+            [redis_pid],
+        ),
+        # The product through /socket.io/, under the client code that drives the reference.
         Stack(
             "product-sio",
             "socketio",
-            [f"http://127.0.0.1:{p.port}" for p in pods],
-            product_pids,
+            [f"http://127.0.0.1:{p.port}" for p in sio_pods],
+            [p.process.pid for p in sio_pods],
             [redis_pid],
         ),
         Stack(
@@ -136,7 +146,8 @@ def main() -> None:
             "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "open_files_limit": nofile,
             "stacks": report.STACKS,
-            "product": f"2 pods ({args.server}, murror.asgi:application), REDIS_URL db 0",
+            "product": f"2 pods ({args.server}, murror.asgi:application) for /ws/ and 2 for "
+            "/socket.io/, REDIS_URL db 0",
             "reference": "2 node server.js pods (socket.io 4.8 + @socket.io/redis-adapter 8.3)",
             **settings.__dict__,
         }

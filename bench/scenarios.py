@@ -37,7 +37,10 @@ def room_members(stack: Stack, rooms: int, size: int, senders: str) -> list[Memb
         for index in range(size):
             emits = senders == "all" or (senders == "one" and index == 0)
             sender = room * size + index if emits else -1
-            members.append(Member(stack.urls[index % len(stack.urls)], f"bench-{room}", sender))
+            # Room names of its own per stack: on one Redis, channels of the same name would
+            # carry one stack's events to the other's pods.
+            name = f"bench-{stack.name}-{room}"
+            members.append(Member(stack.urls[index % len(stack.urls)], name, sender))
     return members
 
 
