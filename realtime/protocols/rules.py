@@ -47,6 +47,11 @@ class ProtocolError(Exception):
         return {"type": "error", "code": self.code.value, "message": self.message}
 
 
+def rate_limited(message_id: MessageId = None) -> ProtocolError:
+    """The error of a message over the connection's rate bucket, on every protocol."""
+    return ProtocolError(ErrorCode.RATE_LIMITED, "too many messages: slow down", message_id)
+
+
 def room_name_check(room: object) -> str:
     """The room name rule, shared by every protocol and server-side emit."""
     if not isinstance(room, str):

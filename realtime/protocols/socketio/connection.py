@@ -22,6 +22,7 @@ from realtime.protocols.rules import (
     ProtocolError,
     event_name_check,
     kind,
+    rate_limited,
     room_name_check,
 )
 from realtime.protocols.session import Session, SessionState
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from realtime.protocols.socketio.engine import EngineSession
 
 logger = logging.getLogger(__name__)
-
-_RATE_MESSAGE = "too many messages: slow down"
 
 
 class SioConnection(Session):
@@ -78,7 +77,7 @@ class SioConnection(Session):
         allowed = self.message_allowed()
         try:
             if not allowed:
-                raise ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE)
+                raise rate_limited()
             reply = await self._event_handle(args[0], args[1:])
             # Encoded here: a handler's value JSON cannot carry is our error, not the client's.
             answer = ack_packet(ack_id, reply) if ack_id is not None else None

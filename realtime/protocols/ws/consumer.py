@@ -20,7 +20,7 @@ from realtime.access.users import ConnectionUser
 from realtime.pod.lifecycle import Pod, pod_serving
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.handlers import HandlerConnection, handler_for, handler_names
-from realtime.protocols.rules import ErrorCode, ProtocolError
+from realtime.protocols.rules import ErrorCode, ProtocolError, rate_limited
 from realtime.protocols.session import Session, SessionState
 from realtime.protocols.ws.codec import (
     WS_ENCODER,
@@ -39,7 +39,6 @@ from realtime.protocols.ws.codec import (
 logger = logging.getLogger(__name__)
 
 WEBSOCKET_PATH = "/ws/"
-_RATE_MESSAGE = "too many messages: slow down"
 
 
 class WsConnection(Session):
@@ -74,11 +73,11 @@ class WsConnection(Session):
             message = frame_parse(text, binary, limit, handler_names())
             message_id = message.id
             if not allowed:
-                raise ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, message.id)
+                raise rate_limited(message.id)
             await self._handle(message)
         except ProtocolError as error:
             if not allowed and error.code is not ErrorCode.RATE_LIMITED:
-                error = ProtocolError(ErrorCode.RATE_LIMITED, _RATE_MESSAGE, error.message_id)
+                error = rate_limited(error.message_id)
             self.error_counted(error.code)
             await self.send_text(error_frame(error))
         except Exception:

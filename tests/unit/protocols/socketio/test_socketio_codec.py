@@ -23,6 +23,7 @@ from realtime.protocols.socketio.socketio_codec import (
     event_text,
     packet_decode,
 )
+from tests.support.strategies import json_values
 
 
 @pytest.mark.parametrize(
@@ -89,17 +90,6 @@ def test_the_ack_id_of_a_packet_too_large_to_parse() -> None:
     assert ack_id_peek('52-3["e"]') == 3
     assert ack_id_peek('2["e"]') is None
     assert ack_id_peek("0") is None
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-    max_leaves=20,
-)
 
 
 @given(room=st.text(), event=st.text(), data=json_values, sender=st.none() | st.text())

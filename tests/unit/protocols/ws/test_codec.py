@@ -22,6 +22,7 @@ from realtime.protocols.ws.codec import (
     event_frame,
     frame_parse,
 )
+from tests.support.strategies import json_values
 
 LIMIT = 65536
 
@@ -124,17 +125,6 @@ def test_errors_say_what_was_expected_and_what_came() -> None:
 def test_event_frame_is_compact_json() -> None:
     frame = event_frame(room_event_make("r", "e", {"ü": [1, None]}, "c1"))
     assert frame == '{"type":"event","room":"r","event":"e","data":{"ü":[1,null]},"from":"c1"}'
-
-
-json_values = st.recursive(
-    st.none()
-    | st.booleans()
-    | st.integers()
-    | st.floats(allow_nan=False, allow_infinity=False)
-    | st.text(),
-    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
-    max_leaves=20,
-)
 
 
 @given(
