@@ -12,6 +12,7 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
 from realtime.redis.url import RedisUrlSetting, TlsOptions, redis_url_setting
@@ -26,6 +27,64 @@ class RedisConfig:
     required: bool
     connect_timeout: float
     retry_seconds: float
+
+
+@dataclass(frozen=True)
+class JwtConfig:
+    """How JWTs from another backend are verified: a secret (HS*) or a PEM public key."""
+
+    key: str
+    algorithms: tuple[str, ...]
+    audience: str | None
+
+    def __repr__(self) -> str:
+        return (
+            f"JwtConfig(key=<hidden>, algorithms={self.algorithms!r}, audience={self.audience!r})"
+        )
+
+
+# HMAC algorithms, with the shortest secret each may have (RFC 7518 3.2: the hash's size).
+_SECRET_ALGORITHMS = {"HS256": 32, "HS384": 48, "HS512": 64}
+_PUBLIC_KEY_ALGORITHMS = {
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+}
+
+
+def jwt_config(key: str, algorithms: list[str], audience: str) -> JwtConfig | None:
+    """REALTIME_JWT_*, checked: algorithms PyJWT verifies, and of one kind, so that a public
+    key can never be taken for an HMAC secret."""
+    if not key:
+        return None
+    chosen = set(algorithms)
+    unknown = chosen - _SECRET_ALGORITHMS.keys() - _PUBLIC_KEY_ALGORITHMS
+    if not chosen or unknown:
+        raise ImproperlyConfigured(
+            f"REALTIME_JWT_ALGORITHMS: {', '.join(sorted(unknown)) or 'none given'} not among "
+            f"{', '.join(sorted(_SECRET_ALGORITHMS.keys() | _PUBLIC_KEY_ALGORITHMS))}"
+        )
+    if chosen & _SECRET_ALGORITHMS.keys() and chosen & _PUBLIC_KEY_ALGORITHMS:
+        raise ImproperlyConfigured(
+            "REALTIME_JWT_ALGORITHMS: HS* and public-key algorithms cannot share one "
+            "REALTIME_JWT_KEY; choose one kind"
+        )
+    shortest = max((_SECRET_ALGORITHMS.get(a, 0) for a in chosen), default=0)
+    if len(key.encode()) < shortest:
+        raise ImproperlyConfigured(
+            f"REALTIME_JWT_KEY: a secret for {', '.join(sorted(chosen))} needs at least "
+            f"{shortest} bytes (RFC 7518)"
+        )
+    # A PEM key in one environment line often has its newlines written as \n.
+    if key.lstrip().startswith("-----BEGIN"):
+        key = key.replace("\\n", "\n")
+    return JwtConfig(key, tuple(algorithms), audience or None)
 
 
 @dataclass(frozen=True)
@@ -56,6 +115,9 @@ class RealtimeConfig:
     sio_connect_timeout: float
     # Modules of server-side event handlers, imported at start-up.
     handlers: tuple[str, ...]
+    # Room access: the authorizer's dotted path, and JWTs from other backends.
+    room_authorizer: str | None
+    jwt: JwtConfig | None
     redis: RedisConfig
 
 
@@ -89,6 +151,10 @@ def config_from(source: Any) -> RealtimeConfig:
         sio_ping_timeout=source.REALTIME_SIO_PING_TIMEOUT,
         sio_connect_timeout=source.REALTIME_SIO_CONNECT_TIMEOUT,
         handlers=tuple(source.REALTIME_HANDLERS),
+        room_authorizer=source.REALTIME_ROOM_AUTHORIZER or None,
+        jwt=jwt_config(
+            source.REALTIME_JWT_KEY, source.REALTIME_JWT_ALGORITHMS, source.REALTIME_JWT_AUDIENCE
+        ),
         redis=RedisConfig(
             url=redis_url_setting(source.REDIS_URL, tls),
             tls=tls,

@@ -48,7 +48,7 @@ async def user_admit(
     """Any protocol's rule: a token, when there is one, decides (a bad one is refused); else
     the session cookie among `headers`, and REALTIME_REQUIRE_AUTH for anonymous clients."""
     if token is not None:
-        user = token_user(token, config.token_max_age) if isinstance(token, str) else None
+        user = token_user(token, config) if isinstance(token, str) else None
         return Admission(user, refused=user is None)
     user = await session_user(headers, config)
     return Admission(user, refused=user is None and config.require_auth)

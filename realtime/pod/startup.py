@@ -14,6 +14,7 @@ from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from realtime.access.rooms import room_authorizer
 from realtime.config import RedisConfig, realtime_config
 from realtime.pod.layers import LayerName, layer_fall_back, layer_in_use, layer_use_redis
 from realtime.protocols.handlers import handlers_import
@@ -33,11 +34,13 @@ GC_YOUNG_THRESHOLD = 50_000
 
 def pod_start() -> LayerName:
     """Decide this pod's channel layer (exit when REDIS_REQUIRED and Redis cannot be used), and
-    import the server-side handlers of REALTIME_HANDLERS."""
+    import the server-side handlers of REALTIME_HANDLERS and REALTIME_ROOM_AUTHORIZER."""
     try:
         config = realtime_config()
         _layer_decide(config.redis)
         handlers_import(config.handlers)
+        if config.room_authorizer:
+            room_authorizer(config.room_authorizer)
         return layer_in_use()
     finally:
         # What start-up built (Django, the apps, settings) lives as long as the pod: leave it

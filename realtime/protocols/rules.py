@@ -29,6 +29,7 @@ class ErrorCode(enum.StrEnum):
     TOO_LARGE = "too_large"
     TOO_MANY_ROOMS = "too_many_rooms"
     RATE_LIMITED = "rate_limited"
+    FORBIDDEN = "forbidden"
     # A bug on our side while handling a request: one reply, never the connection.
     INTERNAL_ERROR = "internal_error"
 

@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from realtime.access.rooms import RoomAction, room_allowed, room_check_needed
 from realtime.access.users import ConnectionUser
 from realtime.fanout.types import Encoder
 from realtime.protocols.rate_limit import TokenBucket
@@ -81,7 +82,20 @@ class Session:
     def error_counted(self, code: ErrorCode) -> None:
         self.pod.counters.errors[code.value] += 1
 
+    async def room_access_check(
+        self, room: str, action: RoomAction, message_id: MessageId = None
+    ) -> None:
+        """Raise `forbidden` unless the token's grants and the room authorizer allow it."""
+        authorizer = self.pod.config.room_authorizer
+        if not room_check_needed(self.user, authorizer):
+            return
+        if not await room_allowed(self.user, room, action, authorizer):
+            raise ProtocolError(
+                ErrorCode.FORBIDDEN, f"not allowed to {action} in room {room!r}", message_id
+            )
+
     async def room_join(self, room: str, message_id: MessageId = None) -> str:
+        await self.room_access_check(room, RoomAction.JOIN, message_id)
         # Interned: the thousands of members of a room share one copy of its name.
         room = sys.intern(room)
         limit = self.pod.config.max_rooms
@@ -100,7 +114,8 @@ class Session:
         self.room_names.discard(room)
         await self.pod.hub.leave(room, self)
 
-    async def room_members(self, room: str) -> int:
+    async def room_members(self, room: str, message_id: MessageId = None) -> int:
+        await self.room_access_check(room, RoomAction.MEMBERS, message_id)
         return await self.pod.hub.count(room)
 
     async def room_emit(
@@ -112,6 +127,7 @@ class Session:
             raise ProtocolError(
                 ErrorCode.NOT_IN_ROOM, f"join {room!r} before emitting to it", message_id
             )
+        await self.room_access_check(room, RoomAction.EMIT, message_id)
         try:
             room_event = room_event_make(room, event, data, self.connection_id)
         except ProtocolError as error:

@@ -10,7 +10,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import etag, require_GET, require_safe
 
-from realtime.access.tokens import TOKEN_SUBPROTOCOL_PREFIX, token_issue
+from realtime.access.tokens import TOKEN_SUBPROTOCOL_PREFIX, token_for
 from realtime.config import realtime_config
 
 CLIENT_PATH = Path(__file__).resolve().parent.parent / "static" / "realtime" / "murror.js"
@@ -45,7 +45,7 @@ def realtime_token(request: HttpRequest) -> JsonResponse:
     """A signed, expiring token for /ws/, for a user this request has authenticated."""
     if not request.user.is_authenticated:
         return JsonResponse({"error": "authentication required"}, status=401)
-    token = token_issue(request.user)
+    token = token_for(request.user)
     return JsonResponse(
         {
             "token": token,

@@ -16,7 +16,7 @@ import pytest
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from realtime.access.tokens import token_issue
+from realtime.access.tokens import token_for
 from realtime.protocols.closecodes import CloseCode
 from tests.conftest import REDIS_PASSWORD
 from tests.support.servers import (
@@ -87,7 +87,7 @@ def test_staff_see_every_pod_and_disconnect_one_client(cluster, browser) -> None
     pods = {pod.name: pod for pod in cluster}
     with ExitStack() as stack:
         # pod-1's client is a known user (a signed token, as a mobile app would connect).
-        token = token_issue(SimpleNamespace(pk=7, get_username=lambda: "mobile-user"))
+        token = token_for(SimpleNamespace(pk=7, get_username=lambda: "mobile-user"))
         urls = {name: pod.ws_url for name, pod in pods.items()} | {
             "pod-1": f"{pods['pod-1'].ws_url}?token={token}"
         }

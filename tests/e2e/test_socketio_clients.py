@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 
+import jwt
 import pytest
 import socketio
 
@@ -28,7 +30,13 @@ from tests.support.servers import (
 from tests.support.sio_node import NodeSioClient
 from tests.support.ws_client import WsClient
 
-HANDLERS = {"REALTIME_HANDLERS": "tests.support.handlers_example", "REALTIME_STATS_SECONDS": "1"}
+JWT_SECRET = "the Node API's HS256 secret for the pods, at least 32 bytes long"
+POD_ENV = {
+    "REALTIME_HANDLERS": "tests.support.handlers_example",
+    "REALTIME_STATS_SECONDS": "1",
+    "REALTIME_ROOM_AUTHORIZER": "tests.support.authorizers_example.user_rooms_are_their_users",
+    "REALTIME_JWT_KEY": JWT_SECRET,
+}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +48,7 @@ def redis_server(tmp_path_factory) -> Iterator[RedisServer]:
 
 @pytest.fixture(scope="module")
 def pods(tmp_path_factory, redis_server) -> Iterator[list[DaphnePod]]:
-    env = {"REDIS_URL": redis_server.url(), **HANDLERS}
+    env = {"REDIS_URL": redis_server.url(), **POD_ENV}
     with pods_serving(tmp_path_factory.mktemp("sio-pods"), env, ["pod-1", "pod-2"]) as pair:
         yield pair
 
@@ -126,6 +134,47 @@ async def test_errors_come_in_the_ack_or_as_the_error_event(pods, node_clients) 
     await sio.emit_no_ack("emit", {"room": "not-joined", "event": "e"})
     [error] = await sio.event("error")
     assert error["code"] == "not_in_room"
+
+
+def forbidden(action: str, room: str) -> dict:
+    message = f"not allowed to {action} in room {room!r}"
+    return {"type": "error", "code": "forbidden", "message": message}
+
+
+async def test_room_access_with_a_jwt_in_the_connect_auth(pods, node_clients) -> None:
+    claims = {"sub": "42", "exp": int(time.time()) + 60, "rooms": ["user.42", "chat.*"]}
+    token = jwt.encode(claims, JWT_SECRET, algorithm="HS256")
+    sio, _, welcome = await node_client(node_clients, pods[0], auth={"token": token})
+    assert welcome["user"] == "42"
+    assert await sio.emit("join", "user.42") == [{"type": "joined", "room": "user.42"}]
+    assert await sio.emit("join", "chat.7") == [{"type": "joined", "room": "chat.7"}]
+    assert await sio.emit("join", "lobby") == [forbidden("join", "lobby")]  # not granted
+    assert await sio.emit("members", "user.7") == [forbidden("members", "user.7")]
+    await sio.emit_no_ack("join", "order.1")
+    assert await sio.event("error") == [forbidden("join", "order.1")]
+
+    # The authorizer: anonymous clients stay out of user rooms, nobody emits to staff rooms.
+    anonymous, _, _ = await node_client(node_clients, pods[1], transports=["websocket"])
+    assert await anonymous.emit("join", "user.42") == [forbidden("join", "user.42")]
+    assert await anonymous.emit("join", "staff.news") == [{"type": "joined", "room": "staff.news"}]
+    emit = {"room": "staff.news", "event": "e", "data": 1}
+    assert await anonymous.emit("emit", emit) == [forbidden("emit", "staff.news")]
+
+
+@pytest.mark.parametrize(
+    ("claims", "key"),
+    [
+        ({"sub": "42", "exp": int(time.time()) - 5}, JWT_SECRET),  # expired
+        ({"sub": "42"}, JWT_SECRET),  # no exp
+        ({"sub": "42", "exp": int(time.time()) + 60}, JWT_SECRET[::-1]),  # forged
+    ],
+    ids=["expired", "no-exp", "forged"],
+)
+async def test_a_refused_jwt_is_a_connect_error(pods, node_clients, claims, key) -> None:
+    client = await NodeSioClient.start()
+    node_clients.append(client)
+    token = jwt.encode(claims, key, algorithm="HS256")
+    assert await client.connect_refused(sio_url(pods[0]), auth={"token": token}) == "unauthorized"
 
 
 async def test_server_side_handlers_answer_both_protocols(pods, node_clients) -> None:

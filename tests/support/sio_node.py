@@ -39,11 +39,20 @@ class NodeSioClient:
 
     async def connect(self, url: str, **options: Any) -> dict[str, Any]:
         """Connect, and return the `connect` report (its `id` is the socket id); a
-        connect_error fails the test unless `expect_error` is asked instead."""
-        await self._command({"cmd": "connect", "url": url, "options": options})
-        report = await self.expect_one_of("connect", "connect_error")
+        connect_error fails the test (`connect_refused` expects one)."""
+        report = await self._connect_reported(url, options)
         assert report["kind"] == "connect", report
         return report
+
+    async def connect_refused(self, url: str, **options: Any) -> str:
+        """Connect expecting a connect_error; its message."""
+        report = await self._connect_reported(url, options)
+        assert report["kind"] == "connect_error", report
+        return report["message"]
+
+    async def _connect_reported(self, url: str, options: dict[str, Any]) -> dict[str, Any]:
+        await self._command({"cmd": "connect", "url": url, "options": options})
+        return await self.expect_one_of("connect", "connect_error")
 
     async def emit(self, event: str, *args: Any) -> list[Any]:
         """Emit with an ack callback; what the ack received."""

@@ -96,7 +96,8 @@ class WsConnection(Session):
                 await self.room_leave(room)
                 reply = {"type": "left", "room": room}
             case Members(room=room):
-                reply = {"type": "members", "room": room, "count": await self.room_members(room)}
+                count = await self.room_members(room, message.id)
+                reply = {"type": "members", "room": room, "count": count}
             case Emit(room=room):
                 await self.room_emit(room, message.event, message.data, message.echo, message.id)
                 if message.id is None:

@@ -12,7 +12,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from murror.asgi import application
-from realtime.access.tokens import TOKEN_SUBPROTOCOL_PREFIX, token_issue
+from realtime.access.tokens import TOKEN_SUBPROTOCOL_PREFIX, token_for
 from realtime.protocols.closecodes import CloseCode
 
 UNAUTHORIZED = CloseCode.UNAUTHORIZED
@@ -93,7 +93,7 @@ async def test_token_from_the_http_endpoint_works_as_query_and_subprotocol(alice
 
 @pytest.mark.django_db(transaction=True)
 async def test_forged_or_expired_tokens_are_closed_with_4401(settings, alice) -> None:
-    token = await sync_to_async(token_issue)(alice)
+    token = await sync_to_async(token_for)(alice)
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     assert await close_code_of(communicator(f"/ws/?token={forged}")) == UNAUTHORIZED
     assert await close_code_of(communicator("/ws/?token=not-a-token")) == UNAUTHORIZED
@@ -102,7 +102,7 @@ async def test_forged_or_expired_tokens_are_closed_with_4401(settings, alice) ->
 @pytest.mark.django_db(transaction=True)
 async def test_an_expired_token_is_closed_with_4401(settings, alice) -> None:
     settings.REALTIME_TOKEN_MAX_AGE = -1
-    token = await sync_to_async(token_issue)(alice)
+    token = await sync_to_async(token_for)(alice)
     assert await close_code_of(communicator(f"/ws/?token={token}")) == UNAUTHORIZED
 
 
