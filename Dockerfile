@@ -2,14 +2,15 @@
 # Murror realtime: `daphne murror.asgi:application` as a non-root user. No secret is baked in:
 # REDIS_URL and SECRET_KEY come from the environment (Kubernetes: Secret murror-api-secret).
 
-# Builder: the dependencies in a virtualenv, in a layer that changes only with requirements.txt.
+# Builder: the dependencies in a virtualenv, in a layer that changes only with the lock file:
+# every package, transitive ones too, pinned and checked against its hashes (bin/lock).
 FROM python:3.11-slim AS builder
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 RUN python -m venv /opt/venv
-COPY requirements.txt /tmp/requirements.txt
-RUN /opt/venv/bin/pip install --require-virtualenv -r /tmp/requirements.txt
+COPY requirements.lock /tmp/requirements.lock
+RUN /opt/venv/bin/pip install --require-virtualenv --require-hashes -r /tmp/requirements.lock
 
 # Final: the slim base, the virtualenv, the code, and the admin's collected static files.
 FROM python:3.11-slim

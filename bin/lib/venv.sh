@@ -10,8 +10,11 @@ venv_install() {
   fi
   local stamp=".venv/.installed-$(basename "$requirements")"
   local digest
-  digest=$(cat requirements*.txt | sha256sum | cut -d' ' -f1)
+  digest=$(cat requirements*.txt requirements.lock | sha256sum | cut -d' ' -f1)
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$digest" ]; then
+    # The runtime packages as the image gets them: every one pinned and hash-checked.
+    .venv/bin/python -m pip install --quiet --disable-pip-version-check --require-hashes \
+      -r requirements.lock
     .venv/bin/python -m pip install --quiet --disable-pip-version-check -r "$requirements"
     echo "$digest" >"$stamp"
   fi
