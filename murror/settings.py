@@ -21,6 +21,8 @@ if ENV_FILE.is_file():
 
 DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env.str("SECRET_KEY", default="")
+# Rotation: the new key in SECRET_KEY, the old ones here until their sessions and tokens expire.
+SECRET_KEY_FALLBACKS = env.list("SECRET_KEY_FALLBACKS", default=[])
 if not SECRET_KEY:
     if not DEBUG:
         raise ImproperlyConfigured(
@@ -32,6 +34,23 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1"] if 
 # Behind a TLS-terminating Ingress the admin's login POST comes with an https:// Origin.
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 DEFAULT_EXCEPTION_REPORTER_FILTER = "realtime.web.reporting.SecretsHiddenFilter"
+
+# HTTPS, on by default when DEBUG is false (docs/deploying.md, HTTPS). Behind a TLS-terminating
+# proxy that sets X-Forwarded-Proto (ingress-nginx does, and overwrites a client's), Django
+# knows a request came over HTTPS from it. /healthz, /readyz, /metrics, /ws/ and /socket.io/
+# are served before Django, so probes and scrapers over plain HTTP are never redirected.
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("TRUST_X_FORWARDED_PROTO", default=not DEBUG)
+    else None
+)  # fmt: skip
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not DEBUG)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=not DEBUG)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=not DEBUG)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if DEBUG else 31536000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=not DEBUG)
+# Preloading is a promise to browser vendors that only the domain's owner can make.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 POD_NAME = env.str("POD_NAME", default=socket.gethostname())
 
 REDIS_URL = env.str("REDIS_URL", default="")
@@ -111,6 +130,16 @@ TEMPLATES = [
 
 DATABASES = {"default": env.db_url("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}")}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": f"django.contrib.auth.password_validation.{name}"}
+    for name in (
+        "UserAttributeSimilarityValidator",
+        "MinimumLengthValidator",
+        "CommonPasswordValidator",
+        "NumericPasswordValidator",
+    )
+]
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"

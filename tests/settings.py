@@ -11,3 +11,9 @@ for variable in [name for name in os.environ if name.startswith("REALTIME_")]:
     os.environ.pop(variable)
 
 from murror.settings import *  # noqa: E402, F403
+
+# Django's test client speaks plain HTTP, with no TLS proxy in front (test_production.py checks
+# the production values).
+SECURE_SSL_REDIRECT = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False

@@ -15,8 +15,12 @@ from realtime.config import JwtConfig, RealtimeConfig
 
 TOKEN_SALT = "murror.realtime.token"
 TOKEN_SUBPROTOCOL_PREFIX = "murror.token."
-# "." keeps the token a valid Sec-WebSocket-Protocol value (":" is not allowed there).
-_signer = signing.TimestampSigner(salt=TOKEN_SALT, sep=".")
+
+
+def _signer() -> signing.TimestampSigner:
+    """Made per use: it reads SECRET_KEY and SECRET_KEY_FALLBACKS (rotation) when made. "." keeps
+    the token a valid Sec-WebSocket-Protocol value (":" is not allowed there)."""
+    return signing.TimestampSigner(salt=TOKEN_SALT, sep=".")
 
 
 def token_for(user: Any, rooms: Iterable[str] | None = None) -> str:
@@ -25,7 +29,7 @@ def token_for(user: Any, rooms: Iterable[str] | None = None) -> str:
     grants = room_grants_of(rooms)
     if grants is not None:
         claims["rooms"] = grants
-    return _signer.sign_object(claims)
+    return _signer().sign_object(claims)
 
 
 def token_user(token: str, config: RealtimeConfig) -> ConnectionUser | None:
@@ -39,7 +43,7 @@ def token_user(token: str, config: RealtimeConfig) -> ConnectionUser | None:
 
 def _signed_token_user(token: str, max_age: int) -> ConnectionUser | None:
     try:
-        claims = _signer.unsign_object(token, max_age=max_age)
+        claims = _signer().unsign_object(token, max_age=max_age)
         return ConnectionUser(claims["id"], claims["name"], room_grants_parse(claims.get("rooms")))
     except (signing.BadSignature, ValueError, TypeError, KeyError):
         return None

@@ -4,6 +4,7 @@ files), and the manifests' references to each other."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -11,11 +12,16 @@ import sys
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
+import websockets
 import yaml
+from django.conf import settings
 
+from realtime.access.tokens import token_for
+from realtime.protocols.closecodes import CloseCode
 from tests.conftest import REDIS_PASSWORD
 from tests.integration.test_startup import CONNECTED_LINES, assert_no_secret, startup_messages
 from tests.support.servers import LISTEN_BACKLOG, PROJECT_ROOT, loopback_endpoint, pod_base_env
@@ -26,6 +32,7 @@ SECRET_NAME = "murror-api-secret"
 # What the downward API would give this pod (fieldRef paths).
 POD_FIELDS = {"metadata.name": "murror-api-6f7d9c8b5-x2k8q", "metadata.namespace": "default"}
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
+assert settings.SECRET_KEY == TEST_SECRET_KEY  # tokens minted here are valid on the test pods
 
 
 def manifests(filename: str) -> list[dict[str, Any]]:
@@ -125,8 +132,15 @@ async def test_the_shipped_command_serves_with_the_manifest_env(
     masked = f"Connecting to Redis: redis://***@127.0.0.1:{redis_with_password.port}/0"
     assert startup_messages(pod.log()) == [masked, *CONNECTED_LINES]
     assert_no_secret(pod.log(), REDIS_PASSWORD)
-    client = await WsClient.connect(pod.ws_url)
+    # Closed by default: an anonymous client is refused, one with a token is welcomed.
+    async with websockets.connect(pod.ws_url, open_timeout=10) as anonymous:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(anonymous.recv(), 10)
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAUTHORIZED
+    token = token_for(SimpleNamespace(pk=1, get_username=lambda: "ops"))  # TEST_SECRET_KEY
+    client = await WsClient.connect(f"{pod.ws_url}?token={token}")
     assert (client.welcome["pod"], client.welcome["layer"]) == (env["POD_NAME"], "redis")
+    assert client.welcome["user"] == "ops"
     await client.close()
 
 

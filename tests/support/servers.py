@@ -275,6 +275,15 @@ def pods_serving(
             pod.stop()
 
 
+# Test pods speak plain HTTP on loopback, with no TLS proxy in front: no redirect to HTTPS, and
+# cookies a client may send back over HTTP. test_production.py runs without these.
+PLAIN_HTTP_ENV = {
+    "SECURE_SSL_REDIRECT": "false",
+    "SESSION_COOKIE_SECURE": "false",
+    "CSRF_COOKIE_SECURE": "false",
+}
+
+
 def pod_base_env(workdir: Path, name: str) -> dict[str, str]:
     """A pod's environment: this machine's, minus anything a developer's shell or .env set."""
     env = {
@@ -291,4 +300,5 @@ def pod_base_env(workdir: Path, name: str) -> dict[str, str]:
         "POD_NAME": name,
         "PYTHONUNBUFFERED": "1",
         "REDIS_CONNECT_TIMEOUT": "2",
+        **PLAIN_HTTP_ENV,
     }

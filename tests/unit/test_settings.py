@@ -8,6 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+
 from tests.support.servers import PROJECT_ROOT, pod_base_env
 
 PRINT_SETTINGS = """
@@ -104,3 +108,11 @@ def test_dotenv_file_is_read_and_environment_wins(tmp_path: Path) -> None:
 def test_malformed_redis_url_does_not_break_settings(tmp_path: Path) -> None:
     values = settings_of(tmp_path, {"DEBUG": "true", "REDIS_URL": "redis://:pw@host:notaport"})
     assert values["LAYER"] == "channels.layers.InMemoryChannelLayer"
+
+
+def test_passwords_are_validated() -> None:
+    with pytest.raises(ValidationError):
+        validate_password("password")
+    with pytest.raises(ValidationError):
+        validate_password("12345678901")
+    validate_password("a long passphrase nobody guesses")

@@ -122,3 +122,14 @@ def test_jwt_settings_are_checked() -> None:
     config = jwt_config(SECRET, ["HS256"], "aud")
     assert config == JwtConfig(SECRET, ("HS256",), "aud")
     assert SECRET not in repr(config) and SECRET not in repr(realtime_config())
+
+
+def test_tokens_survive_a_secret_key_rotation_through_the_fallbacks(settings) -> None:
+    old_key, new_key = "the old key " * 5, "the new key " * 5
+    settings.SECRET_KEY = old_key
+    token = token_for(USER)
+    settings.SECRET_KEY = new_key
+    assert token_user(token, realtime_config()) is None
+    settings.SECRET_KEY_FALLBACKS = [old_key]
+    user = token_user(token, realtime_config())
+    assert user is not None and user.username == "alice"
