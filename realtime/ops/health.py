@@ -19,6 +19,7 @@ from realtime.redis.probe import redis_client
 from realtime.redis.url import RedisTarget
 
 READY_PING_TIMEOUT = 1.0
+REDIS_HOST_WORDS = "the host of REDIS_URL"
 # One client per event loop, kept: a probe every few seconds need not reconnect each time.
 _ready_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
     weakref.WeakKeyDictionary()
@@ -64,8 +65,14 @@ async def _redis_ping_error(target: RedisTarget) -> str | None:
         async with asyncio.timeout(READY_PING_TIMEOUT):
             await client.ping()
     except Exception as error:
-        return redis_problem_classify(error, target).error
+        return _address_hidden(redis_problem_classify(error, target).error, target)
     return None
+
+
+def _address_hidden(text: str, target: RedisTarget) -> str:
+    """An error for whoever can reach /readyz, without the internal host and port it names;
+    the pod's log has them."""
+    return text.replace(target.address, REDIS_HOST_WORDS).replace(target.host, REDIS_HOST_WORDS)
 
 
 async def _json_respond(send: ASGISendCallable, status: int, body: dict[str, Any]) -> None:

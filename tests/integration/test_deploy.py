@@ -189,13 +189,69 @@ def test_manifests_refer_to_each_other() -> None:
     assert (target["kind"], target["name"]) == ("Deployment", deployment["metadata"]["name"])
     for filename in ("ingress.yaml", "ingress-socketio.yaml"):
         (rule,) = the(filename, "Ingress")["spec"]["rules"]
-        (backend_path,) = rule["http"]["paths"]
-        backend = backend_path["backend"]["service"]
-        assert backend["name"] == service["metadata"]["name"]
-        assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
+        for backend_path in rule["http"]["paths"]:
+            backend = backend_path["backend"]["service"]
+            assert backend["name"] == service["metadata"]["name"]
+            assert backend["port"]["name"] in {port["name"] for port in service["spec"]["ports"]}
     container_ports = {p["name"]: p["containerPort"] for p in deployment_container()["ports"]}
     assert container_ports == {"http": 8000}
     assert {port["targetPort"] for port in service["spec"]["ports"]} == {"http"}
+
+
+def test_the_ingress_publishes_only_the_public_paths() -> None:
+    (rule,) = the("ingress.yaml", "Ingress")["spec"]["rules"]
+    routed = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
+    assert routed == {
+        ("/ws/", "Prefix"),
+        ("/realtime/token", "Exact"),
+        ("/client/murror.js", "Exact"),
+        ("/admin/", "Prefix"),
+        ("/static/", "Prefix"),
+    }
+    for internal in ("/healthz", "/readyz", "/metrics", "/"):
+        assert not any(internal == p or (t == "Prefix" and internal.startswith(p))
+                       for p, t in routed), internal  # fmt: skip
+
+
+def test_the_autoscaler_alone_sets_the_number_of_pods() -> None:
+    assert "replicas" not in the("deployment.yaml", "Deployment")["spec"]
+    hpa = the("hpa.yaml", "HorizontalPodAutoscaler")["spec"]
+    assert hpa["minReplicas"] >= 2
+
+
+def test_the_deployment_is_closed_by_default() -> None:
+    env = container_env(deployment_container(), {"REDIS_URL": "x", "SECRET_KEY": "x"})
+    assert env["REALTIME_REQUIRE_AUTH"] == "true"
+
+
+def test_the_network_policy_lets_in_the_ingress_and_the_scraper_and_out_redis_and_dns() -> None:
+    policy = the("networkpolicy.yaml", "NetworkPolicy")["spec"]
+    deployment = the("deployment.yaml", "Deployment")
+    assert (
+        policy["podSelector"]["matchLabels"] == deployment["spec"]["template"]["metadata"]["labels"]
+    )
+    assert set(policy["policyTypes"]) == {"Ingress", "Egress"}
+    (allowed_in,) = policy["ingress"]
+    namespaces = {peer["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+                  for peer in allowed_in["from"]}  # fmt: skip
+    assert namespaces == {"ingress-nginx", "monitoring"}
+    container_port = deployment_container()["ports"][0]["containerPort"]
+    assert [p["port"] for p in allowed_in["ports"]] == [container_port]
+    out = {(p["port"], p["protocol"]) for rule in policy["egress"] for p in rule["ports"]}
+    assert {(53, "UDP"), (53, "TCP"), (6379, "TCP"), (6380, "TCP"), (5432, "TCP")} <= out
+    example_redis = the("secret.example.yaml", "Secret")["stringData"]["REDIS_URL"]
+    assert (int(example_redis.rsplit(":", 1)[1].split("/")[0]), "TCP") in out
+
+
+def test_the_pods_are_announced_to_a_prometheus_scraper() -> None:
+    template = the("deployment.yaml", "Deployment")["spec"]["template"]
+    annotations = template["metadata"]["annotations"]
+    container_port = deployment_container()["ports"][0]["containerPort"]
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(container_port),
+        "prometheus.io/path": "/metrics",
+    }
 
 
 def test_socketio_is_routed_with_affinity_and_long_timeouts() -> None:
