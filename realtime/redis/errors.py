@@ -106,8 +106,8 @@ def redis_problem_classify(error: BaseException, target: RedisTarget) -> RedisPr
         if isinstance(cause, redis_exceptions.NoPermissionError):
             return RedisProblem(
                 f"Error: NOPERM {_scrubbed(text, target)}",
-                "Solution: let this Redis user run PING, SUBSCRIBE, UNSUBSCRIBE and PUBLISH on "
-                "the layer's channels (ACL: +ping +@pubsub &murror*)",
+                'Solution: give this Redis user the ACL of docs/operations.md, "A '
+                'least-privilege Redis user": its commands on ~murror:* and &murror*',
             )
         if "WRONGPASS" in text or "invalid username-password" in text:
             return RedisProblem(
