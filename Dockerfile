@@ -38,4 +38,6 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=4)"]
 # -e rather than -b/-p: the same port with a listen backlog of 4096, not Twisted's 50, so a
 # storm of reconnects is not met with dropped SYNs and 1 s retries (docs/deploying.md, Listen backlog).
-CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=4096", "murror.asgi:application"]
+# Messages up to 68 KiB, not daphne's 1 MiB: just above REALTIME_MAX_FRAME_BYTES (64 KiB), so a
+# frame a little over it gets the app's too_large and a bigger one costs at most 68 KiB.
+CMD ["daphne", "-e", "tcp:port=8000:interface=0.0.0.0:backlog=4096", "--websocket-max-message-size", "69632", "murror.asgi:application"]

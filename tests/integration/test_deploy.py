@@ -144,6 +144,33 @@ async def test_the_shipped_command_serves_with_the_manifest_env(
     await client.close()
 
 
+@pytest.mark.parametrize("source", ["Dockerfile CMD", "Deployment command"])
+async def test_daphne_takes_messages_just_above_the_apps_frame_limit(
+    source, pod_factory, redis_with_password
+) -> None:
+    argv = dockerfile_cmd() if source == "Dockerfile CMD" else deployment_argv()
+    daphne_limit = int(argv[argv.index("--websocket-max-message-size") + 1])
+    app_limit = 65536  # REALTIME_MAX_FRAME_BYTES's default, which the manifest keeps
+    assert app_limit < daphne_limit <= app_limit + 8192
+    env = manifest_env(redis_with_password.url(db=0))
+    pod = pod_factory(env, argv=on_loopback(argv)).wait_listening()
+    token = token_for(SimpleNamespace(pk=1, get_username=lambda: "ops"))
+    client = await WsClient.connect(f"{pod.ws_url}?token={token}")
+
+    def ping_of(size: int) -> str:
+        frame = '{"type":"ping","pad":""}'
+        return frame.replace('""', '"' + "x" * (size - len(frame)) + '"')
+
+    await client.connection.send(ping_of(app_limit + 1))
+    assert (await client.receive())["code"] == "too_large"  # the app's answer; still open
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+    await client.connection.send(ping_of(daphne_limit + 1))
+    # autobahn fails such a connection by dropping it: no close frame, the client sees 1006.
+    with pytest.raises(websockets.ConnectionClosedError) as closed:
+        await client.receive()
+    assert closed.value.rcvd is None
+
+
 def test_admin_static_files_are_served_without_debug(
     tmp_path, pod_factory, redis_with_password
 ) -> None:
