@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.auth import get_user
+from django.contrib.auth import get_user_model
 from django.http.cookie import parse_cookie
 
 from realtime.access.tokens import TOKEN_SUBPROTOCOL_PREFIX, token_user
@@ -49,9 +50,17 @@ async def user_admit(
     the session cookie among `headers`, and REALTIME_REQUIRE_AUTH for anonymous clients."""
     if token is not None:
         user = token_user(token, config) if isinstance(token, str) else None
+        if user is not None and not user.from_jwt and not await _django_user_active(user.id):
+            user = None  # deactivated or deleted since the token was signed
         return Admission(user, refused=user is None)
     user = await session_user(headers, config)
     return Admission(user, refused=user is None and config.require_auth)
+
+
+async def _django_user_active(user_id: Any) -> bool:
+    """One query per token connection: a token must stop working when its user is deactivated,
+    not an hour later when it expires."""
+    return await get_user_model()._default_manager.filter(pk=user_id, is_active=True).aexists()
 
 
 async def session_user(

@@ -63,6 +63,8 @@ def jwt_user(token: str, config: JwtConfig) -> ConnectionUser | None:
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
             return None
-        return ConnectionUser(subject, subject, room_grants_parse(claims.get("rooms")))
+        return ConnectionUser(
+            subject, subject, room_grants_parse(claims.get("rooms")), from_jwt=True
+        )
     except (jwt.PyJWTError, ValueError):
         return None

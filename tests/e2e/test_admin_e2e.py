@@ -56,6 +56,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DaphnePod
         superuser = env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD}
         manage(workdir, superuser, "createsuperuser", "--noinput", "--username", STAFF,
                "--email", "staff@example.com")  # fmt: skip
+        # A token is for a user who still exists and is active.
+        create = "from django.contrib.auth.models import User; User.objects.create_user(pk=7, "
+        manage(workdir, env, "shell", "-c", create + "username='mobile-user')")
         with pods_serving(workdir, env, list(CLIENTS_PER_POD)) as pods:
             yield pods
     finally:

@@ -9,18 +9,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
+import jwt
 import pytest
 import websockets
 import yaml
-from django.conf import settings
 
-from realtime.access.tokens import token_for
 from realtime.protocols.closecodes import CloseCode
 from tests.conftest import REDIS_PASSWORD
 from tests.integration.test_startup import CONNECTED_LINES, assert_no_secret, startup_messages
@@ -32,7 +31,12 @@ SECRET_NAME = "murror-api-secret"
 # What the downward API would give this pod (fieldRef paths).
 POD_FIELDS = {"metadata.name": "murror-api-6f7d9c8b5-x2k8q", "metadata.namespace": "default"}
 TEST_SECRET_KEY = "test-secret-key-not-for-production"
-assert settings.SECRET_KEY == TEST_SECRET_KEY  # tokens minted here are valid on the test pods
+# The Node API's key in the test Secret: the pods' database has no users for Django tokens.
+JWT_KEY = "the test Secret's REALTIME_JWT_KEY, 32 bytes or more"
+
+
+def node_api_token(subject: str = "ops") -> str:
+    return jwt.encode({"sub": subject, "exp": int(time.time()) + 60}, JWT_KEY, algorithm="HS256")
 
 
 def manifests(filename: str) -> list[dict[str, Any]]:
@@ -109,7 +113,7 @@ def listen_backlog(port: int) -> int:
 def manifest_env(redis_url: str, **extra: str) -> dict[str, str]:
     """The Deployment's env with a test Secret (no DATABASE_URL: the optional key is absent, and
     pod_base_env's SQLite file in the test's directory stands for the image's /app/data)."""
-    secret = {"REDIS_URL": redis_url, "SECRET_KEY": TEST_SECRET_KEY}
+    secret = {"REDIS_URL": redis_url, "SECRET_KEY": TEST_SECRET_KEY, "REALTIME_JWT_KEY": JWT_KEY}
     env = container_env(deployment_container(), secret)
     # The image puts its virtualenv first on PATH: here, the one running the tests.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -137,7 +141,7 @@ async def test_the_shipped_command_serves_with_the_manifest_env(
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await asyncio.wait_for(anonymous.recv(), 10)
     assert closed.value.rcvd is not None and closed.value.rcvd.code == CloseCode.UNAUTHORIZED
-    token = token_for(SimpleNamespace(pk=1, get_username=lambda: "ops"))  # TEST_SECRET_KEY
+    token = node_api_token()
     client = await WsClient.connect(f"{pod.ws_url}?token={token}")
     assert (client.welcome["pod"], client.welcome["layer"]) == (env["POD_NAME"], "redis")
     assert client.welcome["user"] == "ops"
@@ -154,7 +158,7 @@ async def test_daphne_takes_messages_just_above_the_apps_frame_limit(
     assert app_limit < daphne_limit <= app_limit + 8192
     env = manifest_env(redis_with_password.url(db=0))
     pod = pod_factory(env, argv=on_loopback(argv)).wait_listening()
-    token = token_for(SimpleNamespace(pk=1, get_username=lambda: "ops"))
+    token = node_api_token()
     client = await WsClient.connect(f"{pod.ws_url}?token={token}")
 
     def ping_of(size: int) -> str:

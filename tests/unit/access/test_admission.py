@@ -116,3 +116,14 @@ async def test_require_auth_closes_anonymous_and_admits_session_users(settings, 
     by_session = communicator(headers=[(b"cookie", cookie)])
     assert (await welcome_of(by_session))["user"] == "alice"
     await by_session.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_token_stops_working_when_its_user_is_deactivated_or_deleted(alice) -> None:
+    token = await sync_to_async(token_for)(alice)
+    assert (await welcome_of(communicator(f"/ws/?token={token}")))["user"] == "alice"
+    alice.is_active = False
+    await alice.asave()
+    assert await close_code_of(communicator(f"/ws/?token={token}")) == UNAUTHORIZED
+    await alice.adelete()
+    assert await close_code_of(communicator(f"/ws/?token={token}")) == UNAUTHORIZED
