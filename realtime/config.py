@@ -91,7 +91,9 @@ def jwt_config(key: str, algorithms: list[str], audience: str) -> JwtConfig | No
 class RealtimeConfig:
     pod_name: str
     debug: bool
-    # Limits per connection.
+    # Limits per pod and per client address (0: none), then per connection.
+    max_connections: int
+    max_connections_per_address: int
     max_frame_bytes: int
     max_rooms: int
     rate: float
@@ -132,6 +134,8 @@ def config_from(source: Any) -> RealtimeConfig:
     return RealtimeConfig(
         pod_name=source.POD_NAME,
         debug=source.DEBUG,
+        max_connections=source.REALTIME_MAX_CONNECTIONS,
+        max_connections_per_address=source.REALTIME_MAX_CONNECTIONS_PER_ADDRESS,
         max_frame_bytes=source.REALTIME_MAX_FRAME_BYTES,
         max_rooms=source.REALTIME_MAX_ROOMS,
         rate=source.REALTIME_RATE,

@@ -26,6 +26,8 @@ class PodCounters:
     connections_by_protocol: Counter[str] = field(default_factory=Counter)
     connects_by_protocol: Counter[str] = field(default_factory=Counter)
     messages_in_by_protocol: Counter[str] = field(default_factory=Counter)
+    # Connections refused for a cap, by reason ("pod_full", "too_many_from_address").
+    refused: Counter[str] = field(default_factory=Counter)
 
     def connection_opened(self, protocol: str) -> None:
         self.connects += 1

@@ -74,6 +74,15 @@ class PodCollector(Collector):
             "Failed Redis operations: forwarding, member counts, heartbeats, stats publishes",
             stats.redis_errors,
         )
+        refused = CounterMetricFamily(
+            "murror_connections_refused_total",
+            "Connections refused for a cap: REALTIME_MAX_CONNECTIONS (pod_full) or "
+            "REALTIME_MAX_CONNECTIONS_PER_ADDRESS (too_many_from_address)",
+            labels=["pod", "reason"],
+        )
+        for reason in ("pod_full", "too_many_from_address"):
+            refused.add_metric([self.name, reason], stats.refused[reason])
+        yield refused
         yield self._by_protocol(
             GaugeMetricFamily,
             "murror_connections_by_protocol",

@@ -13,6 +13,7 @@ import enum
 import logging
 import uuid
 import weakref
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
@@ -29,6 +30,7 @@ from realtime.ops.disconnect import CONNECTION_CLOSE, connection_close_handle
 from realtime.ops.stats_publish import StatsPublisher
 from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use, layer_use_redis
 from realtime.pod.rejoin import redis_rejoin
+from realtime.protocols.closecodes import CloseCode
 from realtime.redis.outage import OutageLog
 from realtime.redis.probe import redis_client
 from realtime.redis.url import RedisTarget
@@ -58,6 +60,7 @@ class Pod:
         )
         self.hub.handler_add(CONNECTION_CLOSE, self._connection_close)
         self.connections: dict[str, Session] = {}
+        self.connections_by_address: Counter[str] = Counter()
         self.all_closed = asyncio.Event()
         self.all_closed.set()
         self.state = PodState.STARTING
@@ -110,14 +113,37 @@ class Pod:
         layer_use_redis(target)
         await self.hub.transport_replace(self._transport(), self._membership())
 
+    def connection_refusal(self, address: str | None) -> CloseCode | None:
+        """Why a new connection from `address` must be refused (counted), if it must: this pod
+        holds REALTIME_MAX_CONNECTIONS, or that address REALTIME_MAX_CONNECTIONS_PER_ADDRESS."""
+        config = self.config
+        refusal = None
+        if config.max_connections and len(self.connections) >= config.max_connections:
+            refusal = CloseCode.POD_FULL
+        elif (
+            address is not None
+            and config.max_connections_per_address
+            and self.connections_by_address[address] >= config.max_connections_per_address
+        ):
+            refusal = CloseCode.TOO_MANY_FROM_ADDRESS
+        if refusal is not None:
+            self.counters.refused[refusal.name.lower()] += 1
+        return refusal
+
     def connection_add(self, session: Session) -> None:
         self.connections[session.connection_id] = session
+        if session.address is not None:
+            self.connections_by_address[session.address] += 1
         self.counters.connection_opened(session.protocol)
         self.all_closed.clear()
 
     def connection_remove(self, session: Session) -> None:
         if self.connections.pop(session.connection_id, None) is None:
             return
+        if session.address is not None:
+            self.connections_by_address[session.address] -= 1
+            if not self.connections_by_address[session.address]:
+                del self.connections_by_address[session.address]
         self.counters.connection_closed(session.protocol)
         if not self.connections:
             self.all_closed.set()

@@ -17,6 +17,10 @@ class CloseCode(enum.IntEnum):
     # 4000-4999 is for applications; 4001/4003 are left to authentication.
     CLOSED_BY_STAFF = 4100
     UNAUTHORIZED = 4401
+    # Over REALTIME_MAX_CONNECTIONS_PER_ADDRESS (as HTTP's 429), or REALTIME_MAX_CONNECTIONS
+    # (as 503: another pod may have room). Clients reconnect with backoff.
+    TOO_MANY_FROM_ADDRESS = 4429
+    POD_FULL = 4503
 
 
 async def websocket_close(send: ASGISendCallable, code: int) -> None:

@@ -20,6 +20,12 @@ if TYPE_CHECKING:
     from realtime.pod.lifecycle import Pod
 
 
+def client_address(scope: dict[str, Any]) -> str | None:
+    """The client's address from an ASGI scope, when the server gives one."""
+    client = scope.get("client")
+    return client[0] if client else None
+
+
 class SessionState(enum.Enum):
     OPEN = "open"  # accepted and registered with the pod
     CLOSING = "closing"  # the server asked for the close; the transport has not gone yet
@@ -30,12 +36,26 @@ class Session:
     """One client of this pod. Thousands live per pod: slots keep each one small
     (docs/performance.md, idle memory)."""
 
-    __slots__ = ("bucket", "connected_at", "connection_id", "pod", "room_names", "state", "user")
+    __slots__ = (
+        "address",
+        "bucket",
+        "connected_at",
+        "connection_id",
+        "pod",
+        "room_names",
+        "state",
+        "user",
+    )
     protocol: ClassVar[str]
     encoder: ClassVar[Encoder]
 
-    def __init__(self, pod: Pod, user: ConnectionUser | None = None) -> None:
+    def __init__(
+        self, pod: Pod, user: ConnectionUser | None = None, address: str | None = None
+    ) -> None:
         self.connection_id = uuid.uuid4().hex
+        # The client's address (behind the Ingress, from X-Forwarded-For: daphne's
+        # --proxy-headers), for REALTIME_MAX_CONNECTIONS_PER_ADDRESS.
+        self.address = address
         self.connected_at = time.time()
         self.user = user
         self.pod = pod

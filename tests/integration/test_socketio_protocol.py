@@ -16,6 +16,7 @@ import aiohttp
 import pytest
 import websockets
 
+from realtime.protocols.closecodes import CloseCode
 from tests.support.servers import DaphnePod
 
 PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT = 0.3, 0.2, 2.0
@@ -388,3 +389,18 @@ async def test_a_packet_over_max_payload_is_too_large_in_its_ack(pod) -> None:
     reply = await recv(socket)
     assert reply.startswith("4377[") and json.loads(reply[4:])[0]["code"] == "too_large"
     await socket.close()
+
+
+async def test_a_connect_over_the_address_cap_closes_the_transport(pod_factory) -> None:
+    """A transport close rather than CONNECT_ERROR: socket.io-client reconnects by itself,
+    with backoff, where a CONNECT_ERROR would leave it disconnected."""
+    capped = pod_factory({"REALTIME_MAX_CONNECTIONS_PER_ADDRESS": "1"}).wait_listening()
+    held = await socketio_connected(capped)
+    async with websockets.connect(ws_url(capped), open_timeout=TIMEOUT) as refused:
+        assert (await recv(refused)).startswith("0")
+        await refused.send("40")
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await recv(refused)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == CloseCode.TOO_MANY_FROM_ADDRESS
+    await held.close()

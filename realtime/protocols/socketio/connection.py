@@ -49,7 +49,7 @@ class SioConnection(Session):
     encoder = SIO_ENCODER
 
     def __init__(self, engine: EngineSession, pod: Pod, user: ConnectionUser | None) -> None:
-        super().__init__(pod, user)
+        super().__init__(pod, user, engine.address)
         self.engine = engine
 
     async def deliver(self, encoded: SioFrame) -> None:

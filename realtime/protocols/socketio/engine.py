@@ -46,6 +46,7 @@ class EngineSession:
 
     __slots__ = (
         "__weakref__",
+        "address",
         "attachments_expected",
         "awaiting_pong",
         "buffer",
@@ -72,8 +73,10 @@ class EngineSession:
         server: EngineServer,
         transport: EngineTransport,
         handshake_headers: list[tuple[bytes, bytes]],
+        address: str | None = None,
     ) -> None:
         self.server = server
+        self.address = address
         self.sid = secrets.token_urlsafe(15)
         self.transport = transport
         self.state = EngineState.OPEN
@@ -182,9 +185,12 @@ class EngineServer:
         await tasks_cancel([self._heartbeat])
 
     def session_open(
-        self, transport: EngineTransport, headers: list[tuple[bytes, bytes]]
+        self,
+        transport: EngineTransport,
+        headers: list[tuple[bytes, bytes]],
+        address: str | None = None,
     ) -> EngineSession:
-        session = EngineSession(self, transport, headers)
+        session = EngineSession(self, transport, headers, address)
         self.sessions[session.sid] = session
         if self._heartbeat is None or self._heartbeat.done():
             self._heartbeat = task_in_background(self._beat_while_open(), "socketio-heartbeat")

@@ -15,6 +15,7 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
 from realtime.access.origins import origin_allowed
 from realtime.pod.lifecycle import Pod, pod_serving
+from realtime.protocols.session import client_address
 from realtime.protocols.socketio.engine import (
     EngineSession,
     EngineState,
@@ -91,7 +92,9 @@ async def _handshake(
         await _respond(send, 503, error_body(EngineError.BAD_REQUEST), b"application/json", cors)
         return
     config = pod.config
-    session = engine_server(pod).session_open(EngineTransport.POLLING, headers_kept(scope))
+    session = engine_server(pod).session_open(
+        EngineTransport.POLLING, headers_kept(scope), client_address(scope)
+    )
     handshake = open_packet(
         session.sid,
         ["websocket"],

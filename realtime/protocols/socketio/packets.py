@@ -91,6 +91,10 @@ async def _connect(session: EngineSession, auth: Any, pod: Pod) -> None:
     if admission.refused:
         await session.send(connect_error("unauthorized"))
         return
+    if refusal := pod.connection_refusal(session.address):
+        # A transport close, not CONNECT_ERROR: the client reconnects by itself, with backoff.
+        await session.close(f"refused: {refusal.name}", refusal, linger=True)
+        return
     socket = SioConnection(session, pod, admission.user)
     session.socket, session.connected = socket, True
     socket.opened()

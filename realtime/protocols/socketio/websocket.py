@@ -12,6 +12,7 @@ from realtime.access.origins import origin_allowed
 from realtime.pod.lifecycle import Pod, pod_serving
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.rules import ErrorCode, ProtocolError
+from realtime.protocols.session import client_address
 from realtime.protocols.socketio.engine import (
     EngineSession,
     EngineState,
@@ -50,7 +51,9 @@ async def sio_websocket(
             await websocket_close(send, CloseCode.NORMAL)
             return
         await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
-        session = server.session_open(EngineTransport.WEBSOCKET, headers_kept(dict(scope)))
+        session = server.session_open(
+            EngineTransport.WEBSOCKET, headers_kept(dict(scope)), client_address(dict(scope))
+        )
         session.ws_send = send
         config = pod.config
         await session.send(

@@ -21,7 +21,7 @@ from realtime.pod.lifecycle import Pod, pod_serving
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.handlers import HandlerConnection, handler_for, handler_names
 from realtime.protocols.rules import ErrorCode, ProtocolError, rate_limited
-from realtime.protocols.session import Session, SessionState
+from realtime.protocols.session import Session, SessionState, client_address
 from realtime.protocols.ws.codec import (
     WS_ENCODER,
     ClientMessage,
@@ -48,8 +48,14 @@ class WsConnection(Session):
     protocol = "ws"
     encoder = WS_ENCODER
 
-    def __init__(self, send: ASGISendCallable, pod: Pod, user: ConnectionUser | None) -> None:
-        super().__init__(pod, user)
+    def __init__(
+        self,
+        send: ASGISendCallable,
+        pod: Pod,
+        user: ConnectionUser | None,
+        address: str | None = None,
+    ) -> None:
+        super().__init__(pod, user, address)
         self.send = send
 
     async def deliver(self, encoded: Any) -> None:
@@ -149,13 +155,16 @@ async def _connection_open(
         await websocket_close(send, CloseCode.NORMAL)
         return None
     admission = await connection_admit(scope, pod.config)
-    connection = WsConnection(send, pod, admission.user)
+    connection = WsConnection(send, pod, admission.user, client_address(scope))
     await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
     if admission.refused:
         await connection.close(CloseCode.UNAUTHORIZED)
         return None
     if pod.draining:
         await connection.close(CloseCode.SERVICE_RESTART)
+        return None
+    if refusal := pod.connection_refusal(connection.address):
+        await connection.close(refusal)
         return None
     connection.opened()
     return connection

@@ -23,6 +23,7 @@ def fake_connection(connection_id: str, rooms: int = 0) -> SimpleNamespace:
     return SimpleNamespace(
         connection_id=connection_id,
         protocol="ws",
+        address=None,
         room_names={f"r{n}" for n in range(rooms)},
         connected_at=time.time(),
         user=SimpleNamespace(username="alice") if rooms == 1 else None,
