@@ -110,10 +110,16 @@ def listen_backlog(port: int) -> int:
     return int(line.split()[2])  # State Recv-Q Send-Q: for a listener, Send-Q is the backlog
 
 
-def manifest_env(redis_url: str, **extra: str) -> dict[str, str]:
-    """The Deployment's env with a test Secret (no DATABASE_URL: the optional key is absent, and
-    pod_base_env's SQLite file in the test's directory stands for the image's /app/data)."""
-    secret = {"REDIS_URL": redis_url, "SECRET_KEY": TEST_SECRET_KEY, "REALTIME_JWT_KEY": JWT_KEY}
+def manifest_env(redis_url: str, workdir: Path, **extra: str) -> dict[str, str]:
+    """The Deployment's env with a test Secret: its DATABASE_URL, which the pods share in a
+    cluster, a SQLite file in the test's directory here (test_shared_database.py runs pods on
+    one PostgreSQL)."""
+    secret = {
+        "REDIS_URL": redis_url,
+        "SECRET_KEY": TEST_SECRET_KEY,
+        "REALTIME_JWT_KEY": JWT_KEY,
+        "DATABASE_URL": f"sqlite:///{workdir / 'shared.sqlite3'}",
+    }
     env = container_env(deployment_container(), secret)
     # The image puts its virtualenv first on PATH: here, the one running the tests.
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"
@@ -122,11 +128,11 @@ def manifest_env(redis_url: str, **extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("source", ["Dockerfile CMD", "Deployment command"])
 async def test_the_shipped_command_serves_with_the_manifest_env(
-    source, pod_factory, redis_with_password
+    source, tmp_path, pod_factory, redis_with_password
 ) -> None:
     argv = dockerfile_cmd() if source == "Dockerfile CMD" else deployment_argv()
     assert argv[0] == "daphne" and argv[-1] == "murror.asgi:application"
-    env = manifest_env(redis_with_password.url(db=0))
+    env = manifest_env(redis_with_password.url(db=0), tmp_path)
     assert env["POD_NAME"] == POD_FIELDS["metadata.name"]
     assert env["REDIS_REQUIRED"] == "true"
     pod = pod_factory(env, argv=on_loopback(argv)).wait_listening()
@@ -150,13 +156,13 @@ async def test_the_shipped_command_serves_with_the_manifest_env(
 
 @pytest.mark.parametrize("source", ["Dockerfile CMD", "Deployment command"])
 async def test_daphne_takes_messages_just_above_the_apps_frame_limit(
-    source, pod_factory, redis_with_password
+    source, tmp_path, pod_factory, redis_with_password
 ) -> None:
     argv = dockerfile_cmd() if source == "Dockerfile CMD" else deployment_argv()
     daphne_limit = int(argv[argv.index("--websocket-max-message-size") + 1])
     app_limit = 65536  # REALTIME_MAX_FRAME_BYTES's default, which the manifest keeps
     assert app_limit < daphne_limit <= app_limit + 8192
-    env = manifest_env(redis_with_password.url(db=0))
+    env = manifest_env(redis_with_password.url(db=0), tmp_path)
     pod = pod_factory(env, argv=on_loopback(argv)).wait_listening()
     token = node_api_token()
     client = await WsClient.connect(f"{pod.ws_url}?token={token}")
@@ -179,7 +185,7 @@ def test_admin_static_files_are_served_without_debug(
     tmp_path, pod_factory, redis_with_password
 ) -> None:
     static_root = tmp_path / "static"
-    env = manifest_env(redis_with_password.url(), STATIC_ROOT=str(static_root))
+    env = manifest_env(redis_with_password.url(), tmp_path, STATIC_ROOT=str(static_root))
     collect = [sys.executable, "manage.py", "collectstatic", "--noinput"]
     collect_env = pod_base_env(tmp_path, "collectstatic") | env
     subprocess.run(collect, cwd=PROJECT_ROOT, env=collect_env, check=True, capture_output=True)
@@ -251,7 +257,8 @@ def test_the_autoscaler_alone_sets_the_number_of_pods() -> None:
 
 
 def test_the_deployment_is_closed_by_default() -> None:
-    env = container_env(deployment_container(), {"REDIS_URL": "x", "SECRET_KEY": "x"})
+    secret = {"REDIS_URL": "x", "SECRET_KEY": "x", "DATABASE_URL": "x"}
+    env = container_env(deployment_container(), secret)
     assert env["REALTIME_REQUIRE_AUTH"] == "true"
 
 
@@ -310,6 +317,8 @@ def test_every_secret_key_used_is_in_the_example_secret() -> None:
     for container in spec["containers"] + spec["initContainers"]:
         env = container_env(container, example["stringData"])
         assert "SECRET_KEY" in env
+        # Every pod on one database: sessions and admin users (test_shared_database.py).
+        assert env["DATABASE_URL"].startswith("postgres://")
 
 
 def test_pods_run_as_the_images_user() -> None:

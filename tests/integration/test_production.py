@@ -20,7 +20,7 @@ HOST = "api.murror.example"
 
 
 def production_env(workdir: Path, redis_url: str, **extra: str) -> dict[str, str]:
-    env = pod_base_env(workdir, "production") | manifest_env(redis_url)
+    env = pod_base_env(workdir, "production") | manifest_env(redis_url, workdir)
     env["SECRET_KEY"] = secrets.token_urlsafe(50)  # a real one: Django checks its strength
     for name in PLAIN_HTTP_ENV:
         env.pop(name)

@@ -18,8 +18,8 @@ class WsClient:
         self.connection_id: str = welcome["connection_id"]
 
     @classmethod
-    async def connect(cls, url: str) -> WsClient:
-        connection = await websockets.connect(url, open_timeout=TIMEOUT)
+    async def connect(cls, url: str, headers: dict[str, str] | None = None) -> WsClient:
+        connection = await websockets.connect(url, open_timeout=TIMEOUT, additional_headers=headers)
         welcome = json.loads(await asyncio.wait_for(connection.recv(), TIMEOUT))
         assert welcome["type"] == "welcome"
         return cls(connection, welcome)

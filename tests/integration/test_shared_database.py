@@ -1,0 +1,92 @@
+"""Sessions across pods: with one PostgreSQL database for every pod (DATABASE_URL), a user who
+logged in through one pod opens a WebSocket on another with that session; with each pod's own
+SQLite, the other pod does not know the session. Uses the PostgreSQL server on
+127.0.0.1:5432 that this machine (and its CI) runs, with a database of the test's own."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+
+import aiohttp
+import psycopg
+import pytest
+
+from tests.support.servers import PROJECT_ROOT, DaphnePod, pod_base_env, pods_serving
+from tests.support.ws_client import WsClient
+
+SERVER = "postgres://postgres@127.0.0.1:5432"
+USER, PASSWORD = "alice", "a long passphrase for alice"
+
+
+@pytest.fixture
+def database_url() -> Iterator[str]:
+    name = f"murror_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(f"{SERVER}/postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise AssertionError(f"these tests need PostgreSQL on 127.0.0.1:5432: {error}") from error
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield f"{SERVER}/{name}"
+        finally:
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def manage(tmp_path, env: dict[str, str], *argv: str) -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        cwd=PROJECT_ROOT,
+        env=pod_base_env(tmp_path, "manage") | env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+async def session_cookie_from_login(pod: DaphnePod) -> str:
+    """Log in through the admin's form on `pod`, as a browser would; the session cookie."""
+    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1, an IP address
+    timeout = aiohttp.ClientTimeout(total=15)
+    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as http:
+        login = f"http://127.0.0.1:{pod.port}/admin/login/"
+        async with http.get(login, headers={"Host": "localhost"}) as page:
+            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await page.text())
+        assert token
+        form = {"csrfmiddlewaretoken": token[1], "username": USER, "password": PASSWORD}
+        headers = {"Host": "localhost", "Referer": login, "Origin": "http://localhost"}
+        async with http.post(login, data=form, headers=headers, allow_redirects=False) as done:
+            assert done.status == 302, await done.text()
+        (cookie,) = [c for c in jar if c.key == "sessionid"]
+        return cookie.value
+
+
+async def test_a_session_from_one_pod_is_known_on_another(tmp_path, database_url) -> None:
+    env = {"DATABASE_URL": database_url, "CSRF_TRUSTED_ORIGINS": "http://localhost"}
+    manage(tmp_path, env, "migrate", "--noinput")
+    staff = f"User.objects.create_user({USER!r}, password={PASSWORD!r}, is_staff=True)"
+    manage(tmp_path, env, "shell", "-c", f"from django.contrib.auth.models import User; {staff}")
+    with pods_serving(tmp_path, env, ["db-1", "db-2"]) as (first, second):
+        session = await session_cookie_from_login(first)
+        cookie = {"Cookie": f"sessionid={session}"}
+        client = await WsClient.connect(second.ws_url, headers=cookie)
+        assert client.welcome["user"] == USER
+        await client.close()
+
+        # The same cookie on a pod with a database of its own: an anonymous connection.
+        alone = DaphnePod(tmp_path / "alone", {}, name="alone")
+        (tmp_path / "alone").mkdir()
+        alone.start().wait_listening()
+        try:
+            manage(tmp_path / "alone", {"DATABASE_URL": alone.env["DATABASE_URL"]}, "migrate")
+            stranger = await WsClient.connect(alone.ws_url, headers=cookie)
+            assert "user" not in stranger.welcome
+            await stranger.close()
+        finally:
+            await asyncio.to_thread(alone.stop)
