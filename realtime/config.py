@@ -101,6 +101,7 @@ class RealtimeConfig:
     # The pod's queues, heartbeat and stats.
     pod_inbox: int
     heartbeat_seconds: float
+    members_cache_seconds: float
     pod_timeout_seconds: int
     stats_seconds: float
     drain_seconds: float
@@ -142,6 +143,7 @@ def config_from(source: Any) -> RealtimeConfig:
         burst=source.REALTIME_BURST,
         pod_inbox=source.REALTIME_POD_INBOX,
         heartbeat_seconds=source.REALTIME_HEARTBEAT_SECONDS,
+        members_cache_seconds=source.REALTIME_MEMBERS_CACHE_SECONDS,
         pod_timeout_seconds=source.REALTIME_POD_TIMEOUT_SECONDS,
         stats_seconds=source.REALTIME_STATS_SECONDS,
         drain_seconds=source.REALTIME_DRAIN_SECONDS,

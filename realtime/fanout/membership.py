@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping
 
 from redis.asyncio import Redis
 
+from realtime.fanout.count_cache import CountCache
 from realtime.fanout.types import FailureLog
 from realtime.redis.keys import PODS_KEY, room_members_key
 from realtime.tasks import tasks_cancel
@@ -84,6 +85,7 @@ class RedisMembership:
         pod_timeout_seconds: int,
         heartbeats: FailureLog,
         writes: FailureLog,
+        count_cache_seconds: float = 0.0,
     ) -> None:
         self.client = client
         self.pod_id = pod_id
@@ -92,6 +94,7 @@ class RedisMembership:
         self.pod_timeout_seconds = pod_timeout_seconds
         self._heartbeat = client.register_script(_HEARTBEAT)
         self._others_count = client.register_script(_OTHERS_COUNT)
+        self._others_counts = CountCache(count_cache_seconds, self._others_count_read)
         self._changed: set[str] = set()
         self._change_noted = asyncio.Event()
         self._next_write: asyncio.Future[None] | None = None
@@ -129,6 +132,10 @@ class RedisMembership:
         await asyncio.shield(self._next_write)
 
     async def others_count(self, room: str) -> int:
+        """The other pods' members of `room`, at most `count_cache_seconds` old."""
+        return await self._others_counts.get(room)
+
+    async def _others_count_read(self, room: str) -> int:
         keys = [room_members_key(room), PODS_KEY]
         return int(
             await self._others_count(keys=keys, args=[self.pod_timeout_seconds, self.pod_id])

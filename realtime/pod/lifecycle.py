@@ -165,6 +165,7 @@ class Pod:
             pod_timeout_seconds=self.config.pod_timeout_seconds,
             heartbeats=self.outage_log("Membership heartbeat to Redis failed"),
             writes=self.outage_log("Member counts are not reaching Redis"),
+            count_cache_seconds=self.config.members_cache_seconds,
         )
 
     async def _connection_close(self, message: dict) -> None:

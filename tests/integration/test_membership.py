@@ -164,3 +164,34 @@ async def test_joins_during_a_write_do_not_wait_for_a_retry(redis, monkeypatch) 
     assert await b.others_count("first") == 1
     assert await b.others_count("room19") == 1
     await a.stop()
+
+
+async def script_calls(client) -> int:
+    """How many times Redis ran a script (the counting script is the only one run here)."""
+    stats = await client.info("commandstats")
+    return sum(stats.get(f"cmdstat_{name}", {}).get("calls", 0) for name in ("evalsha", "eval"))
+
+
+async def test_counts_are_read_from_redis_at_most_once_per_room_and_window(redis) -> None:
+    b_counts = {"r": 3}
+    a = RedisMembership(
+        redis,
+        "a",
+        dict,
+        heartbeat_seconds=0.1,
+        pod_timeout_seconds=30,
+        heartbeats=OutageLog(logger, "heartbeats"),
+        writes=OutageLog(logger, "writes"),
+        count_cache_seconds=0.5,
+    )
+    b = await registered(redis, "b", b_counts)
+    await a.others_count("warm-up")  # redis-py loads the script on its first use
+    before = await script_calls(redis)
+    # Fifty requests at once, then more within the window: one script, one answer.
+    assert await asyncio.gather(*(a.others_count("r") for _ in range(50))) == [3] * 50
+    await redis.hset(room_members_key("r"), b.pod_id, 5)  # b's count changes
+    assert await a.others_count("r") == 3  # up to half a second old, as documented
+    assert await script_calls(redis) - before == 1
+    await asyncio.sleep(0.6)  # the wait is what the test is about: past the window
+    assert await a.others_count("r") == 5
+    assert await script_calls(redis) - before == 2
