@@ -6,16 +6,15 @@ SQLite, the other pod does not know the session. Uses the PostgreSQL server on
 from __future__ import annotations
 
 import asyncio
-import re
 import subprocess
 import sys
 import uuid
 from collections.abc import Iterator
 
-import aiohttp
 import psycopg
 import pytest
 
+from tests.support.admin_login import session_cookie_from_login
 from tests.support.servers import PROJECT_ROOT, DaphnePod, pod_base_env, pods_serving
 from tests.support.ws_client import WsClient
 
@@ -50,30 +49,13 @@ def manage(tmp_path, env: dict[str, str], *argv: str) -> None:
     assert result.returncode == 0, result.stderr
 
 
-async def session_cookie_from_login(pod: DaphnePod) -> str:
-    """Log in through the admin's form on `pod`, as a browser would; the session cookie."""
-    jar = aiohttp.CookieJar(unsafe=True)  # cookies for 127.0.0.1, an IP address
-    timeout = aiohttp.ClientTimeout(total=15)
-    async with aiohttp.ClientSession(cookie_jar=jar, timeout=timeout) as http:
-        login = f"http://127.0.0.1:{pod.port}/admin/login/"
-        async with http.get(login, headers={"Host": "localhost"}) as page:
-            token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await page.text())
-        assert token
-        form = {"csrfmiddlewaretoken": token[1], "username": USER, "password": PASSWORD}
-        headers = {"Host": "localhost", "Referer": login, "Origin": "http://localhost"}
-        async with http.post(login, data=form, headers=headers, allow_redirects=False) as done:
-            assert done.status == 302, await done.text()
-        (cookie,) = [c for c in jar if c.key == "sessionid"]
-        return cookie.value
-
-
 async def test_a_session_from_one_pod_is_known_on_another(tmp_path, database_url) -> None:
     env = {"DATABASE_URL": database_url, "CSRF_TRUSTED_ORIGINS": "http://localhost"}
     manage(tmp_path, env, "migrate", "--noinput")
     staff = f"User.objects.create_user({USER!r}, password={PASSWORD!r}, is_staff=True)"
     manage(tmp_path, env, "shell", "-c", f"from django.contrib.auth.models import User; {staff}")
     with pods_serving(tmp_path, env, ["db-1", "db-2"]) as (first, second):
-        session = await session_cookie_from_login(first)
+        session = await session_cookie_from_login(first, USER, PASSWORD)
         cookie = {"Cookie": f"sessionid={session}"}
         client = await WsClient.connect(second.ws_url, headers=cookie)
         assert client.welcome["user"] == USER
