@@ -116,6 +116,7 @@ class RealtimeConfig:
     sio_ping_interval: float
     sio_ping_timeout: float
     sio_connect_timeout: float
+    sio_poll_buffer_bytes: int
     # Modules of server-side event handlers, imported at start-up.
     handlers: tuple[str, ...]
     # Room access: the authorizer's dotted path, and JWTs from other backends.
@@ -156,6 +157,7 @@ def config_from(source: Any) -> RealtimeConfig:
         sio_ping_interval=source.REALTIME_SIO_PING_INTERVAL,
         sio_ping_timeout=source.REALTIME_SIO_PING_TIMEOUT,
         sio_connect_timeout=source.REALTIME_SIO_CONNECT_TIMEOUT,
+        sio_poll_buffer_bytes=source.REALTIME_SIO_POLL_BUFFER_BYTES,
         handlers=tuple(source.REALTIME_HANDLERS),
         room_authorizer=source.REALTIME_ROOM_AUTHORIZER or None,
         jwt=jwt_config(

@@ -28,6 +28,8 @@ class PodCounters:
     messages_in_by_protocol: Counter[str] = field(default_factory=Counter)
     # Connections refused for a cap, by reason ("pod_full", "too_many_from_address").
     refused: Counter[str] = field(default_factory=Counter)
+    # Connections closed for not reading what the room sends them, by protocol.
+    slow_clients_closed: Counter[str] = field(default_factory=Counter)
 
     def connection_opened(self, protocol: str) -> None:
         self.connects += 1
@@ -44,6 +46,9 @@ class PodCounters:
     def message_received(self, protocol: str) -> None:
         self.messages_in += 1
         self.messages_in_by_protocol[protocol] += 1
+
+    def slow_client_closed(self, protocol: str) -> None:
+        self.slow_clients_closed[protocol] += 1
 
     def redis_error(self) -> None:
         self.redis_errors += 1

@@ -84,6 +84,12 @@ class PodCollector(Collector):
             refused.add_metric([self.name, reason], stats.refused[reason])
         yield refused
         yield self._by_protocol(
+            CounterMetricFamily,
+            "murror_slow_clients_closed_total",
+            "Connections closed for letting too much pile up unread (Socket.IO polling)",
+            stats.slow_clients_closed,
+        )
+        yield self._by_protocol(
             GaugeMetricFamily,
             "murror_connections_by_protocol",
             "Open connections on this pod, by protocol",

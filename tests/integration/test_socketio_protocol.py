@@ -18,6 +18,7 @@ import websockets
 
 from realtime.protocols.closecodes import CloseCode
 from tests.support.servers import DaphnePod
+from tests.support.ws_client import WsClient
 
 PING_INTERVAL, PING_TIMEOUT, CONNECT_TIMEOUT = 0.3, 0.2, 2.0
 TIMEOUT = 5
@@ -404,3 +405,28 @@ async def test_a_connect_over_the_address_cap_closes_the_transport(pod_factory) 
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == CloseCode.TOO_MANY_FROM_ADDRESS
     await held.close()
+
+
+async def test_a_polling_client_that_stops_polling_a_busy_room_is_closed(pod_factory) -> None:
+    """Its events would pile up in the pod until its ping timeout; past
+    REALTIME_SIO_POLL_BUFFER_BYTES the session closes, counted, and the others go on."""
+    bounded = pod_factory({"REALTIME_SIO_POLL_BUFFER_BYTES": "20000"}).wait_listening()
+    async with await http_session(bounded) as http:
+        sid = await polling_session(http)
+        assert await push(http, sid, "40") == (200, "ok")
+        assert (await poll(http, sid))[0] == 200  # CONNECT and welcome
+        assert await push(http, sid, '421["join","busy"]') == (200, "ok")
+        assert (await poll(http, sid))[1] == '431[{"type":"joined","room":"busy"}]'
+        # Then it stops polling, while the room gets 40 events of 1 kB.
+        sender = await WsClient.connect(f"ws://127.0.0.1:{bounded.port}/ws/")
+        await sender.join("busy")
+        for _ in range(40):
+            await sender.request({"type": "emit", "room": "busy", "event": "e", "data": "x" * 1000})
+        # What the next poll finds: the close packet, not 40 kB of events; then the sid is gone.
+        status, content = await poll(http, sid)
+        assert (status, content) == (200, "1")
+        assert (await poll(http, sid))[0] == 400
+        assert (await sender.request({"type": "ping"}))["type"] == "pong"
+        await sender.close()
+    metrics = bounded.http_get("/metrics")[1]
+    assert 'murror_slow_clients_closed_total{pod="pod-1",protocol="socketio"} 1.0' in metrics

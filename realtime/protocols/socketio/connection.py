@@ -57,8 +57,7 @@ class SioConnection(Session):
         if engine.ws_send is not None:
             await engine.ws_send(encoded.message)
         elif not engine.closed:
-            engine.buffer.append(encoded.text)
-            engine.ready.set()
+            await engine.buffer_add(encoded.text)
 
     async def send_packet(self, text: str) -> None:
         self.pod.counters.messages_out += 1

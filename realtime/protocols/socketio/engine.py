@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from asgiref.typing import ASGISendCallable
 
 from realtime.config import RealtimeConfig
+from realtime.ops.counters import PodCounters
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.socketio.engineio_codec import PacketType, packet_encode
 from realtime.tasks import task_in_background, tasks_cancel
@@ -50,6 +51,7 @@ class EngineSession:
         "attachments_expected",
         "awaiting_pong",
         "buffer",
+        "buffered_bytes",
         "close_due",
         "closed_at",
         "connected",
@@ -83,6 +85,7 @@ class EngineSession:
         # Kept for the session cookie, read at CONNECT (after the handshake).
         self.handshake_headers = handshake_headers
         self.buffer: list[str] = []
+        self.buffered_bytes = 0
         self.ready = asyncio.Event()
         self.poll_waiting = False
         self.probing = False  # a WebSocket of this session is upgrading it
@@ -110,12 +113,26 @@ class EngineSession:
         if self.ws_send is not None:
             await self.ws_send({"type": "websocket.send", "text": text})
         else:
-            self.buffer.append(text)
-            self.ready.set()
+            await self.buffer_add(text)
+
+    async def buffer_add(self, text: str) -> None:
+        """Keep a packet for the next poll. A client that lets more than
+        REALTIME_SIO_POLL_BUFFER_BYTES pile up has stopped polling: its session is closed (the
+        client reconnects when it polls again) and counted, rather than holding a busy room's
+        events until its ping timeout."""
+        self.buffer.append(text)
+        # isascii() is O(1) on CPython's ASCII strings: the encode is for the rare others.
+        self.buffered_bytes += len(text) if text.isascii() else len(text.encode())
+        self.ready.set()
+        if self.buffered_bytes > self.server.config.sio_poll_buffer_bytes:
+            self.buffer, self.buffered_bytes = [], 0
+            self.server.counters.slow_client_closed("socketio")
+            await self.close("its client stopped polling", linger=True)
 
     def buffer_take(self) -> list[str]:
         """What waits, for a poll; once a lingering session has nothing else, its close packet."""
         packets, self.buffer = self.buffer, []
+        self.buffered_bytes = 0
         self.ready.clear()
         if not packets and self.close_due:
             self.close_due = False  # the caller sends it, then calls gone()
@@ -172,8 +189,9 @@ class EngineSession:
 class EngineServer:
     """The Engine.IO sessions of one event loop, and their heartbeat."""
 
-    def __init__(self, config: RealtimeConfig) -> None:
+    def __init__(self, config: RealtimeConfig, counters: PodCounters) -> None:
         self.config = config
+        self.counters = counters
         self.sessions: dict[str, EngineSession] = {}
         self._heartbeat: asyncio.Task[None] | None = None
 
@@ -235,7 +253,7 @@ def engine_server(pod: Pod) -> EngineServer:
     """The pod's Engine.IO sessions, created on first use, stopped with the pod."""
     server = _servers.get(pod)
     if server is None:
-        server = _servers[pod] = EngineServer(pod.config)
+        server = _servers[pod] = EngineServer(pod.config, pod.counters)
         pod.on_stop(server.stop)
     return server
 
