@@ -4,11 +4,8 @@ staff user in headless Chromium reading the admin's Realtime page and disconnect
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import ExitStack
-from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import quote
 
@@ -20,10 +17,9 @@ from realtime.access.tokens import token_for
 from realtime.protocols.closecodes import CloseCode
 from tests.conftest import REDIS_PASSWORD
 from tests.support.servers import (
-    PROJECT_ROOT,
     DaphnePod,
     RedisServer,
-    pod_base_env,
+    manage_py_ok,
     pods_serving,
     wait_for,
 )
@@ -33,18 +29,6 @@ CLIENTS_PER_POD = {"pod-1": 1, "pod-2": 2, "pod-3": 3}
 TIMEOUT = 5
 
 
-def manage(workdir: Path, env: dict[str, str], *arguments: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *arguments],
-        cwd=PROJECT_ROOT,
-        env=pod_base_env(workdir, "manage") | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DaphnePod]]:
     workdir = tmp_path_factory.mktemp("admin-e2e")
@@ -52,13 +36,13 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[DaphnePod
     env = {"REDIS_URL": redis.url(), "REALTIME_STATS_SECONDS": "1"}
     try:
         # One SQLite file in workdir for all pods and the commands: the same staff user.
-        manage(workdir, env, "migrate", "--noinput")
+        manage_py_ok(workdir, env, "migrate", "--noinput")
         superuser = env | {"DJANGO_SUPERUSER_PASSWORD": STAFF_PASSWORD}
-        manage(workdir, superuser, "createsuperuser", "--noinput", "--username", STAFF,
+        manage_py_ok(workdir, superuser, "createsuperuser", "--noinput", "--username", STAFF,
                "--email", "staff@example.com")  # fmt: skip
         # A token is for a user who still exists and is active.
         create = "from django.contrib.auth.models import User; User.objects.create_user(pk=7, "
-        manage(workdir, env, "shell", "-c", create + "username='mobile-user')")
+        manage_py_ok(workdir, env, "shell", "-c", create + "username='mobile-user')")
         with pods_serving(workdir, env, list(CLIENTS_PER_POD)) as pods:
             yield pods
     finally:

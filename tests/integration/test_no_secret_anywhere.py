@@ -10,13 +10,11 @@ import asyncio
 import random
 import secrets
 import string
-import subprocess
-import sys
 from urllib.parse import quote
 
 import websockets
 
-from tests.support.servers import PROJECT_ROOT, pod_base_env
+from tests.support.servers import manage_py
 
 FRAGMENT = 8  # long enough that a match is no coincidence
 
@@ -64,14 +62,7 @@ async def test_no_fragment_of_any_secret_in_any_output(
 
     for command in (["check_redis"], ["check_redis", "--json"], ["emit", "r", "e", "{}"],
                     ["check", "--deploy"], ["migrate", "--check"]):  # fmt: skip
-        result = subprocess.run(
-            [sys.executable, "manage.py", *command],
-            cwd=PROJECT_ROOT,
-            env=pod_base_env(tmp_path, "cli") | env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        result = manage_py(tmp_path, env, *command, timeout=60)
         outputs += [result.stdout, result.stderr]
     pod.stop()
     outputs.append(pod.log())

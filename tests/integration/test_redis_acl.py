@@ -8,8 +8,6 @@ import asyncio
 import json
 import re
 import signal
-import subprocess
-import sys
 
 from realtime.ops.stats_read import snapshots_read
 from realtime.redis.probe import redis_client
@@ -18,7 +16,7 @@ from tests.support.servers import (
     PROJECT_ROOT,
     RedisServer,
     async_wait_for,
-    pod_base_env,
+    manage_py,
     pods_serving,
 )
 from tests.support.ws_client import WsClient
@@ -31,17 +29,6 @@ def documented_acl() -> list[str]:
     text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
     (line,) = re.findall(r"^ACL SETUSER murror-app on >PASSWORD (.+)$", text, re.MULTILINE)
     return line.split()
-
-
-def run(tmp_path, env: dict[str, str], *argv: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *argv],
-        cwd=PROJECT_ROOT,
-        env=pod_base_env(tmp_path, "cli") | env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
 
 
 async def test_the_documented_acl_is_enough_for_everything(tmp_path) -> None:
@@ -59,7 +46,9 @@ async def test_the_documented_acl_is_enough_for_everything(tmp_path) -> None:
             await sender.emit("acl", "chat", {"n": 1})
             assert (await receiver.receive())["data"] == {"n": 1}
 
-            emitted = await asyncio.to_thread(run, tmp_path, env, "emit", "acl", "notice", "{}")
+            emitted = await asyncio.to_thread(
+                manage_py, tmp_path, env, "emit", "acl", "notice", "{}"
+            )
             assert emitted.returncode == 0, emitted.stderr
             assert (await receiver.receive())["event"] == "notice"
 
@@ -72,7 +61,7 @@ async def test_the_documented_acl_is_enough_for_everything(tmp_path) -> None:
             await async_wait_for(both_pods_in_the_stats, 10, "both pods' stats snapshots")
             await reader.aclose()
 
-            checked = await asyncio.to_thread(run, tmp_path, env, "check_redis", "--json")
+            checked = await asyncio.to_thread(manage_py, tmp_path, env, "check_redis", "--json")
             assert checked.returncode == 0, checked.stdout + checked.stderr
             assert json.loads(checked.stdout)["healthy"] is True
 

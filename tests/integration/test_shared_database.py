@@ -6,8 +6,6 @@ SQLite, the other pod does not know the session. Uses the PostgreSQL server on
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 
@@ -15,7 +13,7 @@ import psycopg
 import pytest
 
 from tests.support.admin_login import session_cookie_from_login
-from tests.support.servers import PROJECT_ROOT, DaphnePod, pod_base_env, pods_serving
+from tests.support.servers import DaphnePod, manage_py_ok, pods_serving
 from tests.support.ws_client import WsClient
 
 SERVER = "postgres://postgres@127.0.0.1:5432"
@@ -37,23 +35,13 @@ def database_url() -> Iterator[str]:
             admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
 
 
-def manage(tmp_path, env: dict[str, str], *argv: str) -> None:
-    result = subprocess.run(
-        [sys.executable, "manage.py", *argv],
-        cwd=PROJECT_ROOT,
-        env=pod_base_env(tmp_path, "manage") | env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-
-
 async def test_a_session_from_one_pod_is_known_on_another(tmp_path, database_url) -> None:
     env = {"DATABASE_URL": database_url, "CSRF_TRUSTED_ORIGINS": "http://localhost"}
-    manage(tmp_path, env, "migrate", "--noinput")
+    manage_py_ok(tmp_path, env, "migrate", "--noinput")
     staff = f"User.objects.create_user({USER!r}, password={PASSWORD!r}, is_staff=True)"
-    manage(tmp_path, env, "shell", "-c", f"from django.contrib.auth.models import User; {staff}")
+    manage_py_ok(
+        tmp_path, env, "shell", "-c", f"from django.contrib.auth.models import User; {staff}"
+    )
     with pods_serving(tmp_path, env, ["db-1", "db-2"]) as (first, second):
         session = await session_cookie_from_login(first, USER, PASSWORD)
         cookie = {"Cookie": f"sessionid={session}"}
@@ -66,7 +54,7 @@ async def test_a_session_from_one_pod_is_known_on_another(tmp_path, database_url
         (tmp_path / "alone").mkdir()
         alone.start().wait_listening()
         try:
-            manage(tmp_path / "alone", {"DATABASE_URL": alone.env["DATABASE_URL"]}, "migrate")
+            manage_py_ok(tmp_path / "alone", {"DATABASE_URL": alone.env["DATABASE_URL"]}, "migrate")
             stranger = await WsClient.connect(alone.ws_url, headers=cookie)
             assert "user" not in stranger.welcome
             await stranger.close()

@@ -302,3 +302,23 @@ def pod_base_env(workdir: Path, name: str) -> dict[str, str]:
         "REDIS_CONNECT_TIMEOUT": "2",
         **PLAIN_HTTP_ENV,
     }
+
+
+def manage_py(
+    workdir: Path, env: dict[str, str], *argv: str, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
+    """`python manage.py ARGV` as an operator runs it beside the pods: their environment (the
+    same SQLite file in `workdir`) plus `env`; what it printed, and its exit status."""
+    return subprocess.run(
+        [sys.executable, "manage.py", *argv],
+        cwd=PROJECT_ROOT,
+        env=pod_base_env(workdir, "manage") | env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def manage_py_ok(workdir: Path, env: dict[str, str], *argv: str) -> None:
+    result = manage_py(workdir, env, *argv)
+    assert result.returncode == 0, result.stderr
