@@ -11,6 +11,7 @@ run by CI.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import sys
 import tempfile
@@ -129,6 +130,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="a smoke run, a few s per step")
     parser.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated scenarios")
     parser.add_argument("--max-room", type=int, default=10000, help="largest room in scale")
+    parser.add_argument("--rates", help="fanout emits/s instead of the default steps, e.g. 600,800")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument(
         "--server", choices=PRODUCT_SERVERS, default="daphne", help="how the product pods run"
@@ -136,6 +138,9 @@ def main() -> None:
     args = parser.parse_args()
     chosen = [name for name in SCENARIOS if name in args.only.split(",")]
     settings = settings_for(args.quick, args.max_room)
+    if args.rates:
+        rates = [int(rate) for rate in args.rates.split(",")]
+        settings = dataclasses.replace(settings, fanout_rates=rates)
     nofile = nofile_raise()
     npm_ci()
     results: dict = {
