@@ -18,9 +18,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.integration.test_slow_client import stalled_client
 from tests.support.servers import DaphnePod
-from tests.support.ws_client import WsClient
+from tests.support.ws_client import WsClient, stalled_client
 
 
 def rss_kib(pid: int) -> int:

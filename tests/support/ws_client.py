@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
+import os
+import socket
 from typing import Any
 
 import websockets
@@ -52,3 +55,24 @@ class WsClient:
 
     async def close(self) -> None:
         await self.connection.close()
+
+
+def stalled_client(port: int) -> socket.socket:
+    """A WebSocket client that completes the handshake and then never reads a byte."""
+    stalled = socket.create_connection(("127.0.0.1", port), timeout=5)
+    stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    key = base64.b64encode(os.urandom(16)).decode()
+    stalled.sendall(
+        (
+            "GET /ws/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+            f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        ).encode()
+    )
+    assert b"101 Switching Protocols" in stalled.recv(1024)
+    # A client frame must be masked: join the room, then go silent for good.
+    join = b'{"type":"join","room":"busy"}'
+    mask = os.urandom(4)
+    stalled.sendall(
+        bytes([0x81, 0x80 | len(join)]) + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(join))
+    )
+    return stalled
