@@ -1,10 +1,12 @@
 """What a /ws/ client that stops reading a busy room costs its pod: one daphne pod, a room with
 a reader, a sender and one client that joined and never reads again (its kernel receive buffer
 4 KiB); the sender emits 1 kB events at a steady rate, and the pod's RSS is sampled each
-second. daphne buffers what the socket cannot take, in the pod's memory, until its ping
-timeout (--ping-interval 20 + --ping-timeout 30 s by default) closes the client. Not run by CI.
+second. daphne buffers what the socket cannot take, in the pod's memory, until the pod closes
+the client (REALTIME_SLOW_CLIENT_SECONDS, realtime/pod/slow_readers.py) or, with that at 0,
+daphne's ping timeout (--ping-interval 20 + --ping-timeout 30 s by default). Not run by CI.
 
-    .venv/bin/python bench/stalled_client.py --rate 100 --seconds 60
+    .venv/bin/python bench/stalled_client.py --rate 100 --seconds 70
+    .venv/bin/python bench/stalled_client.py --rate 100 --seconds 110 --slow-client-seconds 0
 """
 
 from __future__ import annotations
@@ -34,9 +36,15 @@ async def main() -> None:
     parser.add_argument("--rate", type=float, default=100, help="events per second")
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--size", type=int, default=1000, help="bytes of data per event")
+    parser.add_argument("--slow-client-seconds", default="10", help="0: the pod never closes it")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as workdir:
-        pod = DaphnePod(Path(workdir), {"REALTIME_RATE": "100000", "REALTIME_BURST": "100000"})
+        env = {
+            "REALTIME_RATE": "100000",
+            "REALTIME_BURST": "100000",
+            "REALTIME_SLOW_CLIENT_SECONDS": args.slow_client_seconds,
+        }
+        pod = DaphnePod(Path(workdir), env)
         pod.start().wait_listening()
         try:
             sender, reader = await WsClient.connect(pod.ws_url), await WsClient.connect(pod.ws_url)

@@ -117,6 +117,8 @@ class RealtimeConfig:
     sio_ping_timeout: float
     sio_connect_timeout: float
     sio_poll_buffer_bytes: int
+    # A WebSocket whose transport stays over its buffer this long is closed (0: never).
+    slow_client_seconds: float
     # Modules of server-side event handlers, imported at start-up.
     handlers: tuple[str, ...]
     # Room access: the authorizer's dotted path, and JWTs from other backends.
@@ -158,6 +160,7 @@ def config_from(source: Any) -> RealtimeConfig:
         sio_ping_timeout=source.REALTIME_SIO_PING_TIMEOUT,
         sio_connect_timeout=source.REALTIME_SIO_CONNECT_TIMEOUT,
         sio_poll_buffer_bytes=source.REALTIME_SIO_POLL_BUFFER_BYTES,
+        slow_client_seconds=source.REALTIME_SLOW_CLIENT_SECONDS,
         handlers=tuple(source.REALTIME_HANDLERS),
         room_authorizer=source.REALTIME_ROOM_AUTHORIZER or None,
         jwt=jwt_config(

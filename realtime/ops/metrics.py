@@ -86,7 +86,7 @@ class PodCollector(Collector):
         yield self._by_protocol(
             CounterMetricFamily,
             "murror_slow_clients_closed_total",
-            "Connections closed for letting too much pile up unread (Socket.IO polling)",
+            "Connections closed for not reading what their rooms sent them",
             stats.slow_clients_closed,
         )
         yield self._by_protocol(

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
+import time
 import uuid
 import weakref
 from collections import Counter
@@ -67,6 +68,7 @@ class Pod:
         self.stats = StatsPublisher(self)
         self._redis_clients: list[Redis] = []
         self._rejoin: asyncio.Task[None] | None = None
+        self._slow_readers: asyncio.Task[None] | None = None
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
 
     @property
@@ -89,7 +91,26 @@ class Pod:
         target = self.config.redis.url.target
         if layer_fallback_problem() and target is not None:
             self._rejoin = asyncio.create_task(redis_rejoin(self, target), name="redis-rejoin")
+        if self.config.slow_client_seconds > 0:
+            self._slow_readers = asyncio.create_task(
+                self._slow_readers_close(), name="slow-readers"
+            )
         self.state = PodState.SERVING
+
+    async def _slow_readers_close(self) -> None:
+        """Once a second: close, and count, the clients that stopped reading (pod/slow_readers)."""
+        seconds = self.config.slow_client_seconds
+        while True:
+            await asyncio.sleep(1)
+            now = time.monotonic()
+            for session in list(self.connections.values()):
+                if session.reading_stopped(now, seconds):
+                    logger.info(
+                        "Closing %s: it read nothing for %g s", session.connection_id, seconds
+                    )
+                    self.counters.slow_client_closed(session.protocol)
+                    self.connection_remove(session)  # its transport may take a while to go
+                    await session.close(CloseCode.SLOW_CLIENT)
 
     def on_stop(self, callback: Callable[[], Awaitable[None]]) -> None:
         """Run `callback` when the pod stops, before it leaves its rooms (a protocol's own
@@ -101,7 +122,7 @@ class Pod:
         self.state = PodState.STOPPED
         for callback in self._on_stop:
             await callback()
-        await tasks_cancel([self._rejoin])
+        await tasks_cancel([self._rejoin, self._slow_readers])
         await self.stats.stop()
         await self.hub.stop()
         for client in self._redis_clients:

@@ -20,6 +20,8 @@ class CloseCode(enum.IntEnum):
     # Over REALTIME_MAX_CONNECTIONS_PER_ADDRESS (as HTTP's 429), or REALTIME_MAX_CONNECTIONS
     # (as 503: another pod may have room). Clients reconnect with backoff.
     TOO_MANY_FROM_ADDRESS = 4429
+    # Did not read what its rooms sent for REALTIME_SLOW_CLIENT_SECONDS (as 1008, policy).
+    SLOW_CLIENT = 4008
     POD_FULL = 4503
 
 

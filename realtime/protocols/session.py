@@ -69,6 +69,11 @@ class Session:
     async def close(self, code: int) -> None:
         raise NotImplementedError
 
+    def reading_stopped(self, now: float, seconds: float) -> bool:
+        """Has the client not taken what it was sent for `seconds`? (Only where the server lets
+        a pod see it: realtime.pod.slow_readers.)"""
+        return False
+
     def welcome(self) -> dict[str, Any]:
         """What a client is told first: its id, the pod, the layer, and its user if known."""
         welcome = {

@@ -63,6 +63,10 @@ class SioConnection(Session):
         self.pod.counters.messages_out += 1
         await self.engine.send(text)
 
+    def reading_stopped(self, now: float, seconds: float) -> bool:
+        reader = self.engine.reader
+        return reader is not None and reader.stuck(now, seconds)
+
     async def close(self, code: int) -> None:
         """Staff: DISCONNECT, so the client stays away; anything else (a drain): the transport
         closes and the client reconnects by itself."""

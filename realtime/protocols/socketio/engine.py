@@ -19,6 +19,7 @@ from asgiref.typing import ASGISendCallable
 
 from realtime.config import RealtimeConfig
 from realtime.ops.counters import PodCounters
+from realtime.pod.slow_readers import ReaderWatch
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.socketio.engineio_codec import PacketType, packet_encode
 from realtime.tasks import task_in_background, tasks_cancel
@@ -61,6 +62,7 @@ class EngineSession:
         "ping_sent",
         "poll_waiting",
         "probing",
+        "reader",
         "ready",
         "server",
         "sid",
@@ -90,6 +92,7 @@ class EngineSession:
         self.poll_waiting = False
         self.probing = False  # a WebSocket of this session is upgrading it
         self.ws_send: ASGISendCallable | None = None
+        self.reader: ReaderWatch | None = None  # the WebSocket's transport, under daphne
         self.socket: SioConnection | None = None
         self.connected = False  # a Socket.IO CONNECT was answered
         # Binary frames still to come for a binary packet that was refused: skipped quietly.

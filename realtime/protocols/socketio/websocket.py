@@ -10,6 +10,7 @@ from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 
 from realtime.access.origins import origin_allowed
 from realtime.pod.lifecycle import Pod, pod_serving
+from realtime.pod.slow_readers import reader_watch
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.rules import ErrorCode, ProtocolError
 from realtime.protocols.session import client_address
@@ -54,7 +55,7 @@ async def sio_websocket(
         session = server.session_open(
             EngineTransport.WEBSOCKET, headers_kept(dict(scope)), client_address(dict(scope))
         )
-        session.ws_send = send
+        session.ws_send, session.reader = send, reader_watch(send)
         config = pod.config
         await session.send(
             open_packet(
@@ -110,6 +111,7 @@ async def _upgraded(
                 for packet in session.buffer_take():
                     await send({"type": "websocket.send", "text": packet})
             session.transport, session.ws_send = EngineTransport.WEBSOCKET, send
+            session.reader = reader_watch(send)
             session.state = EngineState.OPEN
             return True
 

@@ -18,6 +18,7 @@ from realtime.access.admission import connection_admit
 from realtime.access.origins import origin_allowed
 from realtime.access.users import ConnectionUser
 from realtime.pod.lifecycle import Pod, pod_serving
+from realtime.pod.slow_readers import ReaderWatch, reader_watch
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.handlers import HandlerConnection, handler_for, handler_names
 from realtime.protocols.rules import ErrorCode, ProtocolError, rate_limited
@@ -44,7 +45,7 @@ WEBSOCKET_PATH = "/ws/"
 class WsConnection(Session):
     """A /ws/ client: its frames are JSON text, its room events the `event` frame."""
 
-    __slots__ = ("send",)
+    __slots__ = ("reader", "send")
     protocol = "ws"
     encoder = WS_ENCODER
 
@@ -57,6 +58,7 @@ class WsConnection(Session):
     ) -> None:
         super().__init__(pod, user, address)
         self.send = send
+        self.reader: ReaderWatch | None = None
 
     async def deliver(self, encoded: Any) -> None:
         await self.send(encoded)
@@ -64,6 +66,9 @@ class WsConnection(Session):
     async def send_text(self, text: str) -> None:
         self.pod.counters.messages_out += 1
         await self.send({"type": "websocket.send", "text": text})  # type: ignore[typeddict-item]
+
+    def reading_stopped(self, now: float, seconds: float) -> bool:
+        return self.reader is not None and self.reader.stuck(now, seconds)
 
     async def close(self, code: int) -> None:
         """Ask the server to close the socket; its disconnect event then ends the consumer."""
@@ -166,5 +171,6 @@ async def _connection_open(
     if refusal := pod.connection_refusal(connection.address):
         await connection.close(refusal)
         return None
+    connection.reader = reader_watch(send)
     connection.opened()
     return connection
