@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.core.signals import setting_changed
 
+from realtime.access.addresses import Network, trusted_proxies_parse
 from realtime.redis.url import RedisUrlSetting, TlsOptions, redis_url_setting
 
 
@@ -94,6 +95,7 @@ class RealtimeConfig:
     # Limits per pod and per client address (0: none), then per connection.
     max_connections: int
     max_connections_per_address: int
+    trusted_proxies: tuple[Network, ...]
     max_frame_bytes: int
     max_rooms: int
     rate: float
@@ -140,6 +142,7 @@ def config_from(source: Any) -> RealtimeConfig:
         debug=source.DEBUG,
         max_connections=source.REALTIME_MAX_CONNECTIONS,
         max_connections_per_address=source.REALTIME_MAX_CONNECTIONS_PER_ADDRESS,
+        trusted_proxies=trusted_proxies_parse(source.REALTIME_TRUSTED_PROXIES),
         max_frame_bytes=source.REALTIME_MAX_FRAME_BYTES,
         max_rooms=source.REALTIME_MAX_ROOMS,
         rate=source.REALTIME_RATE,

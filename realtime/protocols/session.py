@@ -20,12 +20,6 @@ if TYPE_CHECKING:
     from realtime.pod.lifecycle import Pod
 
 
-def client_address(scope: dict[str, Any]) -> str | None:
-    """The client's address from an ASGI scope, when the server gives one."""
-    client = scope.get("client")
-    return client[0] if client else None
-
-
 class SessionState(enum.Enum):
     OPEN = "open"  # accepted and registered with the pod
     CLOSING = "closing"  # the server asked for the close; the transport has not gone yet
@@ -53,8 +47,7 @@ class Session:
         self, pod: Pod, user: ConnectionUser | None = None, address: str | None = None
     ) -> None:
         self.connection_id = uuid.uuid4().hex
-        # The client's address (behind the Ingress, from X-Forwarded-For: daphne's
-        # --proxy-headers), for REALTIME_MAX_CONNECTIONS_PER_ADDRESS.
+        # For REALTIME_MAX_CONNECTIONS_PER_ADDRESS (realtime.access.addresses).
         self.address = address
         self.connected_at = time.time()
         self.user = user

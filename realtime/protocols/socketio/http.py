@@ -13,9 +13,9 @@ from urllib.parse import parse_qs
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
 
+from realtime.access.addresses import client_address
 from realtime.access.origins import origin_allowed
 from realtime.pod.lifecycle import Pod, pod_serving
-from realtime.protocols.session import client_address
 from realtime.protocols.socketio.engine import (
     EngineSession,
     EngineState,
@@ -93,7 +93,9 @@ async def _handshake(
         return
     config = pod.config
     session = engine_server(pod).session_open(
-        EngineTransport.POLLING, headers_kept(scope), client_address(scope)
+        EngineTransport.POLLING,
+        headers_kept(scope),
+        client_address(scope, pod.config.trusted_proxies),
     )
     handshake = open_packet(
         session.sid,

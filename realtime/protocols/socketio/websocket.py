@@ -8,12 +8,12 @@ from urllib.parse import parse_qs
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 
+from realtime.access.addresses import client_address
 from realtime.access.origins import origin_allowed
 from realtime.pod.lifecycle import Pod, pod_serving
 from realtime.pod.slow_readers import reader_watch
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.rules import ErrorCode, ProtocolError
-from realtime.protocols.session import client_address
 from realtime.protocols.socketio.engine import (
     EngineSession,
     EngineState,
@@ -53,7 +53,9 @@ async def sio_websocket(
             return
         await send({"type": "websocket.accept", "subprotocol": None, "headers": []})
         session = server.session_open(
-            EngineTransport.WEBSOCKET, headers_kept(dict(scope)), client_address(dict(scope))
+            EngineTransport.WEBSOCKET,
+            headers_kept(dict(scope)),
+            client_address(dict(scope), pod.config.trusted_proxies),
         )
         session.ws_send, session.reader = send, reader_watch(send)
         config = pod.config

@@ -14,6 +14,7 @@ from typing import Any
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, WebSocketScope
 
+from realtime.access.addresses import client_address
 from realtime.access.admission import connection_admit
 from realtime.access.origins import origin_allowed
 from realtime.access.users import ConnectionUser
@@ -22,7 +23,7 @@ from realtime.pod.slow_readers import ReaderWatch, reader_watch
 from realtime.protocols.closecodes import CloseCode, websocket_close
 from realtime.protocols.handlers import HandlerConnection, handler_for, handler_names
 from realtime.protocols.rules import ErrorCode, ProtocolError, rate_limited
-from realtime.protocols.session import Session, SessionState, client_address
+from realtime.protocols.session import Session, SessionState
 from realtime.protocols.ws.codec import (
     WS_ENCODER,
     ClientMessage,
@@ -160,7 +161,9 @@ async def _connection_open(
         await websocket_close(send, CloseCode.NORMAL)
         return None
     admission = await connection_admit(scope, pod.config)
-    connection = WsConnection(send, pod, admission.user, client_address(scope))
+    connection = WsConnection(
+        send, pod, admission.user, client_address(scope, pod.config.trusted_proxies)
+    )
     await send({"type": "websocket.accept", "subprotocol": admission.subprotocol, "headers": []})
     if admission.refused:
         await connection.close(CloseCode.UNAUTHORIZED)

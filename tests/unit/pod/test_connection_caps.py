@@ -67,3 +67,25 @@ async def test_a_full_pod_refuses_so_clients_go_to_another(settings) -> None:
     assert 'reason="pod_full"} 1.0' in text
     for connection in held:
         await connection.disconnect()
+
+
+def through_proxy(forwarded_for: str) -> WebsocketCommunicator:
+    connection = WebsocketCommunicator(
+        application, "/ws/", headers=[(b"x-forwarded-for", forwarded_for.encode())]
+    )
+    connection.scope["client"] = ("10.0.0.5", 50000)  # the ingress controller
+    return connection
+
+
+async def test_behind_a_trusted_proxy_each_client_address_counts(settings) -> None:
+    settings.REALTIME_MAX_CONNECTIONS_PER_ADDRESS = 1
+    settings.REALTIME_TRUSTED_PROXIES = ["10.0.0.0/8"]
+    first = through_proxy("203.0.113.7")
+    assert await welcomed(first)
+    other = through_proxy("198.51.100.9")
+    assert await welcomed(other)  # counted apart: not the proxy's own address
+    # A client that writes another address first is still counted as the one the proxy saw.
+    spoofing = through_proxy("192.0.2.200, 203.0.113.7")
+    assert await closed_with(spoofing) == CloseCode.TOO_MANY_FROM_ADDRESS
+    for connection in (first, other):
+        await connection.disconnect()
