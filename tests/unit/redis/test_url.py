@@ -127,3 +127,9 @@ def test_malformed_url_errors_never_show_the_password(url: str) -> None:
     assert "Sup3rSecret" not in message
     assert "Sup3r%53ecret" not in message
     assert "Sup3r" not in redis_url_mask(url)
+
+
+def test_a_targets_repr_never_shows_the_password() -> None:
+    target = redis_target_parse("rediss://app:s3cret-p%40ss@cache.internal:6380/2")
+    assert target.password == "s3cret-p@ss"
+    assert "s3cret" not in repr(target) and "s3cret" not in str(target)
