@@ -5,8 +5,6 @@ clients in the same rooms, both ways across pods."""
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 
@@ -24,7 +22,7 @@ from tests.support.servers import (
     DaphnePod,
     RedisServer,
     async_wait_for,
-    pod_base_env,
+    manage_py,
     pods_serving,
 )
 from tests.support.sio_node import NodeSioClient
@@ -204,11 +202,9 @@ async def test_server_side_handlers_answer_both_protocols(pods, node_clients) ->
 async def test_manage_py_emit_reaches_socketio_members(pods, node_clients, redis_server) -> None:
     sio, _, _ = await node_client(node_clients, pods[1], transports=["websocket"])
     await sio.emit("join", "announcements")
-    env = pod_base_env(PROJECT_ROOT / "nonexistent", "emitter") | {"REDIS_URL": redis_server.url()}
-    command = [sys.executable, "manage.py", "emit", "announcements", "notice", '{"at": 22}']
-    result = await asyncio.to_thread(
-        subprocess.run, command, cwd=PROJECT_ROOT, env=env, capture_output=True, timeout=60
-    )
+    env = {"REDIS_URL": redis_server.url()}
+    command = ("emit", "announcements", "notice", '{"at": 22}')
+    result = await asyncio.to_thread(manage_py, PROJECT_ROOT / "nonexistent", env, *command)
     assert result.returncode == 0, result.stderr
     assert await sio.event("notice") == [{"at": 22}, {"room": "announcements", "from": None}]
 

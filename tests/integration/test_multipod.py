@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,11 +13,10 @@ from realtime.redis.keys import room_group
 from realtime.redis.layer import redis_layer_new
 from realtime.redis.url import redis_target_parse
 from tests.support.servers import (
-    PROJECT_ROOT,
     DaphnePod,
     RedisServer,
     async_wait_for,
-    pod_base_env,
+    manage_py,
     pods_serving,
 )
 from tests.support.ws_client import WsClient
@@ -127,17 +125,8 @@ async def test_members_count_over_all_pods_and_a_closing_client(pods) -> None:
 
 
 def emit_command(redis_url: str | None, *arguments: str) -> subprocess.CompletedProcess[str]:
-    env = pod_base_env(Path("/nonexistent"), "emitter")
-    if redis_url:
-        env["REDIS_URL"] = redis_url
-    return subprocess.run(
-        [sys.executable, "manage.py", "emit", *arguments],
-        cwd=PROJECT_ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    env = {"REDIS_URL": redis_url} if redis_url else {}
+    return manage_py(Path("/nonexistent"), env, "emit", *arguments, timeout=60)
 
 
 async def test_emit_command_reaches_members_on_every_pod(pods, redis_server) -> None:

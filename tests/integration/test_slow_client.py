@@ -69,8 +69,9 @@ async def test_a_client_that_stops_reading_is_closed_and_counted(pod_factory) ->
             for _ in range(EVENTS):
                 await sender.emit("busy", "bulk", {"n": sent, "pad": PAYLOAD}, echo=False)
                 sent += 1
-        while len(received) < sent and not reading.done():
-            await asyncio.sleep(0.05)  # what the reading task collected, bounded above
+        await async_wait_for(
+            lambda: len(received) >= sent or reading.done(), 30, "the reader to take them all"
+        )
     assert not reading.done(), reading.exception()  # the reader was never closed
     reading.cancel()
     assert received == list(range(sent))

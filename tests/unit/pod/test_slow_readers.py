@@ -4,9 +4,9 @@ loopback sockets (the pod's use of it, with daphne, is in tests/integration/test
 from __future__ import annotations
 
 import socket
-import time
 
 from realtime.pod.slow_readers import bytes_acked, reader_watch
+from tests.support.servers import wait_for
 
 
 def test_bytes_acked_grows_with_what_the_peer_takes() -> None:
@@ -20,11 +20,9 @@ def test_bytes_acked_grows_with_what_the_peer_takes() -> None:
         taken = 0
         while taken < 100_000:
             taken += len(receiver.recv(65536))
-        deadline = time.monotonic() + 5
-        while (acked := bytes_acked(sender)) is not None and acked < before + 100_000:
-            assert time.monotonic() < deadline, "the kernel never counted the bytes as acked"
-            time.sleep(0.01)  # polling the kernel's counter, bounded by the deadline
-        assert acked is not None and acked >= before + 100_000
+        wait_for(
+            lambda: (bytes_acked(sender) or 0) >= before + 100_000, 5, "the kernel's ack count"
+        )
     finally:
         for each in (sender, receiver, listener):
             each.close()
