@@ -60,9 +60,13 @@ REDIS_TLS = TlsOptions(
     verify=env.bool("REDIS_TLS_VERIFY", default=True),
 )
 REDIS_CONNECT_TIMEOUT = env.float("REDIS_CONNECT_TIMEOUT", default=5.0)
+# redis+sentinel:// only: the sentinels' own password (the URL's is the data nodes').
+REDIS_SENTINEL_PASSWORD = env.str("REDIS_SENTINEL_PASSWORD", default="") or None
 # The layer REDIS_URL asks for; start-up may swap it for memory (realtime.pod.layers). The
 # realtime code reads REDIS_URL through realtime.config, which parses it once more.
-CHANNEL_LAYERS = channel_layers_for(redis_url_setting(REDIS_URL, REDIS_TLS))
+CHANNEL_LAYERS = channel_layers_for(
+    redis_url_setting(REDIS_URL, REDIS_TLS, REDIS_SENTINEL_PASSWORD)
+)
 
 REALTIME_MAX_FRAME_BYTES = env.int("REALTIME_MAX_FRAME_BYTES", default=65536)
 REALTIME_MAX_ROOMS = env.int("REALTIME_MAX_ROOMS", default=100)

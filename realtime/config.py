@@ -170,7 +170,7 @@ def config_from(source: Any) -> RealtimeConfig:
             source.REALTIME_JWT_KEY, source.REALTIME_JWT_ALGORITHMS, source.REALTIME_JWT_AUDIENCE
         ),
         redis=RedisConfig(
-            url=redis_url_setting(source.REDIS_URL, tls),
+            url=redis_url_setting(source.REDIS_URL, tls, source.REDIS_SENTINEL_PASSWORD),
             tls=tls,
             required=source.REDIS_REQUIRED,
             connect_timeout=source.REDIS_CONNECT_TIMEOUT,

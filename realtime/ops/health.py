@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from realtime.config import RealtimeConfig, realtime_config
 from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use
 from realtime.pod.lifecycle import pod_running
+from realtime.redis.clients import redis_client
 from realtime.redis.errors import redis_problem_classify
-from realtime.redis.probe import redis_client
 from realtime.redis.url import RedisTarget
 
 READY_PING_TIMEOUT = 1.0

@@ -19,9 +19,9 @@ from redis.asyncio import Redis
 
 from realtime.ops.stats import stats_snapshot
 from realtime.pod.layers import LayerName
+from realtime.redis.clients import redis_client
 from realtime.redis.keys import STATS_PODS_KEY, stats_history_key, stats_key
 from realtime.redis.outage import OutageLog
-from realtime.redis.probe import redis_client
 from realtime.tasks import tasks_cancel
 
 if TYPE_CHECKING:

@@ -22,9 +22,9 @@ from realtime.ops.stats_publish import HISTORY_SECONDS
 from realtime.pod.layers import LayerName, layer_in_use
 from realtime.pod.lifecycle import pods_running
 from realtime.redis.check import RedisCheckResult, redis_check
+from realtime.redis.clients import redis_client
 from realtime.redis.errors import redis_problem_classify
 from realtime.redis.keys import STATS_PODS_KEY, stats_history_key, stats_key
-from realtime.redis.probe import redis_client
 
 READ_TIMEOUT = 2.0
 BUSIEST_ROOMS = 20

@@ -16,7 +16,6 @@ from channels.layers import (
     channel_layers,
     get_channel_layer,
 )
-from channels_redis.pubsub import RedisPubSubChannelLayer
 
 from realtime.redis.errors import RedisProblem
 from realtime.redis.layer import redis_layer_config, redis_layer_new
@@ -45,10 +44,11 @@ def channel_layers_for(redis_url: RedisUrlSetting) -> dict[str, Any]:
 
 
 def layer_in_use() -> LayerName:
+    """Settings configure the in-memory layer or one on Redis (redis/layer.py), nothing else."""
     return (
-        LayerName.REDIS
-        if isinstance(get_channel_layer(), RedisPubSubChannelLayer)
-        else LayerName.MEMORY
+        LayerName.MEMORY
+        if isinstance(get_channel_layer(), InMemoryChannelLayer)
+        else LayerName.REDIS
     )
 
 

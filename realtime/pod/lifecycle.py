@@ -32,8 +32,8 @@ from realtime.ops.stats_publish import StatsPublisher
 from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use, layer_use_redis
 from realtime.pod.rejoin import redis_rejoin
 from realtime.protocols.closecodes import CloseCode
+from realtime.redis.clients import redis_client
 from realtime.redis.outage import OutageLog
-from realtime.redis.probe import redis_client
 from realtime.redis.url import RedisTarget
 from realtime.tasks import tasks_cancel
 

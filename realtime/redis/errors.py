@@ -13,8 +13,15 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from redis import exceptions as redis_exceptions
+from redis.asyncio.sentinel import MasterNotFoundError
 
-from realtime.redis.url import URL_FORM, InvalidRedisUrl, RedisTarget
+from realtime.redis.url import (
+    CLUSTER_FORM,
+    SENTINEL_FORM,
+    URL_FORM,
+    InvalidRedisUrl,
+    RedisTarget,
+)
 
 EXIT_UNHEALTHY = 1
 EXIT_CONFIGURATION = 2
@@ -63,6 +70,16 @@ def redis_problem_invalid_url(error: InvalidRedisUrl) -> RedisProblem:
 def redis_problem_classify(error: BaseException, target: RedisTarget) -> RedisProblem:
     """Classify an exception raised while talking to `target`."""
     for cause in _causes(error):
+        if isinstance(cause, redis_exceptions.ReadOnlyError):
+            return redis_problem_replica()
+        if isinstance(cause, (redis_exceptions.MovedError, redis_exceptions.ClusterCrossSlotError)):
+            return redis_problem_cluster_node()
+        if isinstance(cause, MasterNotFoundError):
+            return _sentinel_problem(str(cause), target)
+        if isinstance(cause, redis_exceptions.RedisClusterException) and "not enabled" in str(
+            cause
+        ):
+            return redis_problem_not_cluster()
         if isinstance(cause, ssl.SSLCertVerificationError):
             return RedisProblem(
                 f"Error: TLS certificate verification failed for {target.address}: "
@@ -129,6 +146,60 @@ def redis_problem_classify(error: BaseException, target: RedisTarget) -> RedisPr
     )
 
 
+def redis_problem_cluster_node() -> RedisProblem:
+    return RedisProblem(
+        "Error: REDIS_URL points at a Redis Cluster node",
+        f"Solution: use {CLUSTER_FORM} (rediss+cluster:// for TLS), naming one or more nodes",
+    )
+
+
+def redis_problem_replica() -> RedisProblem:
+    return RedisProblem(
+        "Error: REDIS_URL points at a read-only replica",
+        "Solution: point REDIS_URL at the primary (a managed Redis's primary endpoint, not its "
+        f"reader endpoint), or follow failovers through Sentinel: {SENTINEL_FORM}",
+    )
+
+
+def redis_problem_not_cluster() -> RedisProblem:
+    return RedisProblem(
+        "Error: REDIS_URL names a cluster, but the node is not in cluster mode",
+        f"Solution: use redis:// for one server, or {CLUSTER_FORM} for a Redis Cluster",
+        EXIT_CONFIGURATION,
+    )
+
+
+def _sentinel_problem(text: str, target: RedisTarget) -> RedisProblem:
+    """No sentinel gave a master: each one's error is in `text`, as redis-py collected them."""
+    if "WRONGPASS" in text or "invalid username-password" in text or "invalid password" in text:
+        return RedisProblem(
+            f"Error: WRONGPASS the sentinels at {target.address} refused the password",
+            "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password "
+            "(requirepass in sentinel.conf); the URL's password is the data nodes'",
+        )
+    if "NOAUTH" in text or "Authentication required" in text:
+        return RedisProblem(
+            f"Error: NOAUTH the sentinels at {target.address} require a password",
+            "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password",
+        )
+    if "Connection refused" in text or "Error 111" in text:
+        return RedisProblem(
+            f"Error: connect ECONNREFUSED {target.address}",
+            f"Solution: start the sentinels on {target.address}, or fix the hosts and ports "
+            "in REDIS_URL (sentinels listen on 26379 by default)",
+        )
+    if "Timeout" in text or "timed out" in text:
+        return RedisProblem(
+            f"Error: connect ETIMEDOUT {target.address}",
+            f"Solution: check that the sentinels at {target.address} are reachable",
+        )
+    return RedisProblem(
+        f"Error: no sentinel at {target.address} knows a master named {target.master_name}",
+        f"Solution: fix the master name at the end of REDIS_URL ({SENTINEL_FORM}); "
+        "`SENTINEL MASTERS` on a sentinel lists the names it monitors",
+    )
+
+
 def redis_problem_in_layer(problem: RedisProblem) -> RedisProblem:
     """PING worked but a message did not go through the channel layer: say it was that step."""
     reason = problem.error.removeprefix("Error: ")
@@ -148,7 +219,7 @@ def _causes(error: BaseException) -> Iterator[BaseException]:
 
 
 def _scrubbed(text: str, target: RedisTarget) -> str:
-    for secret in (target.password, quote(target.password or "", safe="")):
-        if secret:
+    for password in target.secrets:
+        for secret in (password, quote(password, safe="")):
             text = text.replace(secret, "***")
     return text

@@ -14,29 +14,16 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.client import PubSub
+from redis.asyncio.cluster import ClusterPubSub
 
+from realtime.redis.clients import RedisClient, redis_client
 from realtime.redis.errors import RedisUnavailable, redis_problem_classify
 from realtime.redis.keys import PROBE_PREFIX
 from realtime.redis.layer import redis_layer_new
-from realtime.redis.url import RedisTarget
+from realtime.redis.role import redis_role_check
+from realtime.redis.url import RedisMode, RedisTarget
 from realtime.tasks import tasks_cancel
-
-MAX_CONNECTIONS = 16
-
-
-def redis_client(target: RedisTarget, timeout: float) -> Redis:
-    """A client for our own commands. Its pool blocks for a free connection: redis-py 8's
-    default pool opens up to 100 and then fails with "Too many connections"."""
-    pool = BlockingConnectionPool(
-        **target.connection_kwargs(),
-        socket_connect_timeout=timeout,
-        socket_timeout=timeout,
-        max_connections=MAX_CONNECTIONS,
-        timeout=timeout,
-    )
-    return Redis(connection_pool=pool)
 
 
 @asynccontextmanager
@@ -51,12 +38,15 @@ async def redis_classified(target: RedisTarget) -> AsyncIterator[None]:
 
 
 @asynccontextmanager
-async def redis_connected(target: RedisTarget, timeout: float) -> AsyncIterator[Redis]:
-    """A client that has answered PING: connected and authenticated."""
+async def redis_connected(target: RedisTarget, timeout: float) -> AsyncIterator[RedisClient]:
+    """A client that has answered PING, connected and authenticated, on a server that suits the
+    URL's topology (role.py)."""
     client = redis_client(target, timeout)
     try:
         async with redis_classified(target), asyncio.timeout(timeout):
             await client.ping()
+            if target.mode is not RedisMode.CLUSTER:
+                await redis_role_check(client)
         yield client
     finally:
         await client.aclose()
@@ -67,11 +57,17 @@ async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator
     """A pub/sub connection whose SUBSCRIBE Redis has confirmed."""
     client = redis_client(target, timeout)
     pubsub = client.pubsub()
+    channel = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     try:
         async with redis_classified(target), asyncio.timeout(timeout):
-            await pubsub.subscribe(f"{PROBE_PREFIX}{uuid.uuid4().hex}")
-            while await pubsub.get_message(timeout=timeout) is None:
-                pass
+            if isinstance(pubsub, ClusterPubSub):  # the layer's sharded pub/sub, on its shard
+                await pubsub.ssubscribe(channel)
+                while await pubsub.get_sharded_message(timeout=timeout) is None:
+                    pass
+            else:
+                await pubsub.subscribe(channel)
+                while await pubsub.get_message(timeout=timeout) is None:
+                    pass
         yield pubsub
     finally:
         await pubsub.aclose()

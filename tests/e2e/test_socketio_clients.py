@@ -14,8 +14,8 @@ import socketio
 
 from realtime.ops.disconnect import connection_close_send
 from realtime.ops.stats_read import snapshots_read
+from realtime.redis.clients import redis_client
 from realtime.redis.layer import redis_layer_new
-from realtime.redis.probe import redis_client
 from realtime.redis.url import redis_target_parse
 from tests.support.servers import (
     PROJECT_ROOT,

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 
 from realtime.fanout.membership import RedisMembership
+from realtime.redis.clients import redis_client
 from realtime.redis.keys import PODS_KEY, room_members_key
 from realtime.redis.outage import OutageLog
-from realtime.redis.probe import redis_client
 from realtime.redis.url import redis_target_parse
 from tests.support.servers import async_wait_for
 

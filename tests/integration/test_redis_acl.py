@@ -10,7 +10,7 @@ import re
 import signal
 
 from realtime.ops.stats_read import snapshots_read
-from realtime.redis.probe import redis_client
+from realtime.redis.clients import redis_client
 from realtime.redis.url import redis_target_parse
 from tests.support.servers import (
     PROJECT_ROOT,

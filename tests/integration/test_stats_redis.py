@@ -14,9 +14,9 @@ from channels.layers import DEFAULT_CHANNEL_LAYER, channel_layers
 from realtime.config import realtime_config
 from realtime.ops.stats_read import snapshots_read, stats_overview
 from realtime.pod.lifecycle import Pod
+from realtime.redis.clients import redis_client
 from realtime.redis.keys import stats_history_key, stats_key
 from realtime.redis.layer import redis_layer_new
-from realtime.redis.probe import redis_client
 from realtime.redis.url import redis_target_parse
 from tests.conftest import REDIS_PASSWORD
 from tests.unit.fanout.test_hub import RecordingMember

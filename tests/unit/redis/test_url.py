@@ -5,9 +5,15 @@ from __future__ import annotations
 import ssl
 
 import pytest
-from redis.asyncio.connection import SSLConnection
 
-from realtime.redis.url import InvalidRedisUrl, TlsOptions, redis_target_parse, redis_url_mask
+from realtime.redis.connections import PrimaryConnection, PrimarySSLConnection
+from realtime.redis.url import (
+    InvalidRedisUrl,
+    RedisMode,
+    TlsOptions,
+    redis_target_parse,
+    redis_url_mask,
+)
 
 
 @pytest.mark.parametrize(
@@ -59,6 +65,7 @@ def test_connection_kwargs_carry_credentials_for_redis_py() -> None:
         "db": 4,
         "username": "default",
         "password": "p@ss",
+        "connection_class": PrimaryConnection,
     }
 
 
@@ -68,7 +75,7 @@ def test_rediss_verifies_with_a_ca_file() -> None:
     )
     assert target.masked == "rediss://***@h:25061"
     kwargs = target.connection_kwargs()
-    assert kwargs["connection_class"] is SSLConnection
+    assert kwargs["connection_class"] is PrimarySSLConnection
     assert kwargs["ssl_ca_certs"] == "/etc/ssl/ca.pem"
     assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED
     assert kwargs["ssl_check_hostname"] is True
@@ -85,7 +92,7 @@ def test_rediss_verification_off_only_when_asked() -> None:
 def test_tls_options_ignored_for_plain_redis() -> None:
     target = redis_target_parse("redis://h", TlsOptions(ca_file="/ca.pem"))
     assert target.tls is None
-    assert "connection_class" not in target.connection_kwargs()
+    assert target.connection_kwargs()["connection_class"] is PrimaryConnection
 
 
 @pytest.mark.parametrize(
@@ -96,7 +103,14 @@ def test_tls_options_ignored_for_plain_redis() -> None:
         ("redis://host:notaport", "port must be a number from 1 to 65535, got 'notaport'"),
         ("redis://host:70000", "port must be a number from 1 to 65535, got '70000'"),
         ("redis://host:6379/abc", "database must be a number after the '/', got 'abc'"),
-        ("http://host:6379", "must start with redis:// or rediss://, got http://"),
+        ("http://host:6379", "must start with redis://, rediss://, redis+sentinel:// or"),
+        ("redis://a:1,b:2", "use redis+sentinel:// for sentinels or redis+cluster://"),
+        ("redis+sentinel://s1:26379", "needs the master's name"),
+        ("redis+sentinel://s1:26379/0/", "needs the master's name"),
+        ("redis+sentinel://s1/x/murror", "database must be a number"),
+        ("redis+sentinel://s1/ma$ter", "is not a valid name"),
+        ("redis+cluster://n1:7000/1", "Redis Cluster has database 0 only"),
+        ("redis+cluster://n1:7000,:7001", "has no host"),
         ("redis://", "REDIS_URL has no host"),
         ("redis://:pw@:6379", "REDIS_URL has no host"),
         ("redis://h o s t:6379", "is not a valid host name"),
@@ -133,3 +147,54 @@ def test_a_targets_repr_never_shows_the_password() -> None:
     target = redis_target_parse("rediss://app:s3cret-p%40ss@cache.internal:6380/2")
     assert target.password == "s3cret-p@ss"
     assert "s3cret" not in repr(target) and "s3cret" not in str(target)
+
+
+@pytest.mark.parametrize(
+    ("url", "nodes", "db", "master_name", "masked"),
+    [
+        (
+            "redis+sentinel://:pw@s1:26379,s2:26380,s3/murror",
+            (("s1", 26379), ("s2", 26380), ("s3", 26379)),
+            0,
+            "murror",
+            "redis+sentinel://***@s1:26379,s2:26380,s3:26379/murror",
+        ),
+        (
+            "redis+sentinel://s1/2/my-master",
+            (("s1", 26379),),
+            2,
+            "my-master",
+            "redis+sentinel://s1:26379/2/my-master",
+        ),
+        ("redis+sentinel://s1/0/m", (("s1", 26379),), 0, "m", "redis+sentinel://s1:26379/0/m"),
+    ],
+)
+def test_sentinel_urls_parse(url, nodes, db, master_name, masked) -> None:
+    target = redis_target_parse(url, sentinel_password="sentinel secret")
+    assert target.mode is RedisMode.SENTINEL
+    assert (target.nodes, target.db, target.master_name) == (nodes, db, master_name)
+    assert target.masked == masked
+    assert target.sentinel_kwargs() == {"password": "sentinel secret"}
+    assert "sentinel secret" not in repr(target)
+
+
+def test_cluster_urls_parse_and_name_no_database() -> None:
+    target = redis_target_parse("rediss+cluster://app:p%40ss@n1:7000,n2:7001,[::1]:7002")
+    assert target.mode is RedisMode.CLUSTER
+    assert target.nodes == (("n1", 7000), ("n2", 7001), ("[::1]", 7002))
+    assert target.masked == "rediss+cluster://***@n1:7000,n2:7001,[::1]:7002"
+    assert target.address == "n1:7000,n2:7001,[::1]:7002"
+    kwargs = target.node_kwargs()
+    assert "db" not in kwargs
+    assert (kwargs["username"], kwargs["password"], kwargs["ssl"]) == ("app", "p@ss", True)
+    assert kwargs["ssl_cert_reqs"] == ssl.CERT_REQUIRED
+
+
+def test_a_plain_url_is_standalone_with_its_one_node() -> None:
+    target = redis_target_parse("redis://h:1")
+    assert (target.mode, target.nodes, target.master_name) == (
+        RedisMode.STANDALONE,
+        (("h", 1),),
+        None,
+    )
+    assert target.sentinel_password is None
