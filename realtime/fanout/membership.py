@@ -147,7 +147,9 @@ class RedisMembership:
             keys=[PODS_KEY], args=[self.pod_id, self.pod_timeout_seconds]
         )
         restored = bool(was_missing) and self._registered
-        if was_missing:
+        if was_missing or not self._registered:
+            # The first beat writes every count too: this membership may take over from one on
+            # another server (a failover), whose writes did not all arrive.
             await self._counts_write(set(self.local_counts()))
         self._registered = True
         if restored:

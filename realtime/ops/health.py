@@ -9,19 +9,19 @@ import weakref
 from typing import Any
 
 from asgiref.typing import ASGIReceiveCallable, ASGISendCallable, HTTPScope
-from redis.asyncio import Redis
 
 from realtime.config import RealtimeConfig, realtime_config
 from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use
 from realtime.pod.lifecycle import pod_running
-from realtime.redis.clients import redis_client
-from realtime.redis.errors import redis_problem_classify
-from realtime.redis.url import RedisTarget
+from realtime.redis.clients import RedisClient, redis_client
+from realtime.redis.errors import RedisUnavailable, redis_problem_classify
+from realtime.redis.role import redis_role_check
+from realtime.redis.url import RedisMode, RedisTarget
 
 READY_PING_TIMEOUT = 1.0
 REDIS_HOST_WORDS = "the host of REDIS_URL"
 # One client per event loop, kept: a probe every few seconds need not reconnect each time.
-_ready_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Redis] = (
+_ready_clients: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisClient] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -64,8 +64,17 @@ async def _redis_ping_error(target: RedisTarget) -> str | None:
     try:
         async with asyncio.timeout(READY_PING_TIMEOUT):
             await client.ping()
+            if target.mode is not RedisMode.CLUSTER:
+                await redis_role_check(client)
     except Exception as error:
-        return _address_hidden(redis_problem_classify(error, target).error, target)
+        if isinstance(error, RedisUnavailable):
+            # Its kept connection is on a demoted server: the next probe connects anew, through
+            # the endpoint, to whichever server is the primary then.
+            await client.connection_pool.disconnect()
+            problem = error.problem
+        else:
+            problem = redis_problem_classify(error, target)
+        return _address_hidden(problem.error, target)
     return None
 
 

@@ -48,7 +48,7 @@ class StatsPublisher:
             logger,
             "Publishing pod stats to Redis failed",
             pod.config.redis.url.target,
-            pod.counters.redis_error,
+            pod.redis_failed,
         )
         self._client: Redis | None = None
         self._task: asyncio.Task[None] | None = None

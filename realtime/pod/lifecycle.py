@@ -19,7 +19,6 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from channels.layers import get_channel_layer
-from redis.asyncio import Redis
 
 from realtime.config import RealtimeConfig, realtime_config
 from realtime.fanout.hub import Hub
@@ -29,12 +28,14 @@ from realtime.fanout.types import Membership
 from realtime.ops.counters import PodCounters
 from realtime.ops.disconnect import CONNECTION_CLOSE, connection_close_handle
 from realtime.ops.stats_publish import StatsPublisher
+from realtime.pod.failover import PrimaryWatch
 from realtime.pod.layers import LayerName, layer_fallback_problem, layer_in_use, layer_use_redis
 from realtime.pod.rejoin import redis_rejoin
 from realtime.protocols.closecodes import CloseCode
-from realtime.redis.clients import redis_client
+from realtime.redis.clients import RedisClient, redis_client
+from realtime.redis.errors import redis_error_is_read_only
 from realtime.redis.outage import OutageLog
-from realtime.redis.url import RedisTarget
+from realtime.redis.url import RedisMode
 from realtime.tasks import tasks_cancel
 
 if TYPE_CHECKING:
@@ -66,7 +67,8 @@ class Pod:
         self.all_closed.set()
         self.state = PodState.STARTING
         self.stats = StatsPublisher(self)
-        self._redis_clients: list[Redis] = []
+        self._membership_client: RedisClient | None = None
+        self._primary_watch: PrimaryWatch | None = None
         self._rejoin: asyncio.Task[None] | None = None
         self._slow_readers: asyncio.Task[None] | None = None
         self._on_stop: list[Callable[[], Awaitable[None]]] = []
@@ -83,7 +85,14 @@ class Pod:
 
     def outage_log(self, what: str) -> OutageLog:
         """A log of Redis failures of one kind, counted in this pod's redis_errors."""
-        return OutageLog(logger, what, self.config.redis.url.target, self.counters.redis_error)
+        return OutageLog(logger, what, self.config.redis.url.target, self.redis_failed)
+
+    def redis_failed(self, error: BaseException) -> None:
+        """Every failed Redis operation of this pod: counted; a write refused by a replica makes
+        the primary watch look at once."""
+        self.counters.redis_error()
+        if self._primary_watch is not None and redis_error_is_read_only(error):
+            self._primary_watch.suspect.set()
 
     async def start(self) -> None:
         await self.hub.start(self._transport(), self._membership())
@@ -91,6 +100,8 @@ class Pod:
         target = self.config.redis.url.target
         if layer_fallback_problem() and target is not None:
             self._rejoin = asyncio.create_task(redis_rejoin(self, target), name="redis-rejoin")
+        elif layer_in_use() is LayerName.REDIS:
+            await self._primary_watch_start()
         if self.config.slow_client_seconds > 0:
             self._slow_readers = asyncio.create_task(
                 self._slow_readers_close(), name="slow-readers"
@@ -123,16 +134,37 @@ class Pod:
         for callback in self._on_stop:
             await callback()
         await tasks_cancel([self._rejoin, self._slow_readers])
+        if self._primary_watch is not None:
+            await self._primary_watch.stop()
         await self.stats.stop()
         await self.hub.stop()
-        for client in self._redis_clients:
-            await client.aclose()
-        self._redis_clients.clear()
+        await self._membership_client_close()
 
-    async def redis_reached(self, target: RedisTarget) -> None:
+    async def redis_reached(self) -> None:
         """A pod that fell back reached Redis: move every room onto the Redis layer."""
+        await self.redis_reconnect("Redis is reachable")
+        await self._primary_watch_start()
+
+    async def redis_reconnect(self, why: str) -> None:
+        """A new Redis layer, transport and member-count client for every room of this pod,
+        whose connections reach the primary as it is now; the old ones are closed."""
+        target = self.config.redis.url.target
+        assert target is not None, why
+        old_layer, old_client = get_channel_layer(), self._membership_client
         layer_use_redis(target)
         await self.hub.transport_replace(self._transport(), self._membership())
+        await old_layer.flush()  # closes the old layer's connections (memory: drops nothing)
+        if old_client is not None:
+            await old_client.aclose()
+
+    async def _primary_watch_start(self) -> None:
+        target = self.config.redis.url.target
+        if target is None or target.mode is RedisMode.CLUSTER:
+            return
+        watch = PrimaryWatch(target, self.config.redis.connect_timeout, self.redis_reconnect)
+        await watch.witness_open()
+        watch.start()
+        self._primary_watch = watch
 
     def connection_refusal(self, address: str | None) -> CloseCode | None:
         """Why a new connection from `address` must be refused (counted), if it must: this pod
@@ -176,8 +208,7 @@ class Pod:
         target = self.config.redis.url.target
         if layer_in_use() is not LayerName.REDIS or target is None:
             return LocalMembership()
-        client = redis_client(target, self.config.redis.connect_timeout)
-        self._redis_clients.append(client)
+        client = self._membership_client = redis_client(target, self.config.redis.connect_timeout)
         return RedisMembership(
             client,
             self.pod_id,
@@ -188,6 +219,11 @@ class Pod:
             writes=self.outage_log("Member counts are not reaching Redis"),
             count_cache_seconds=self.config.members_cache_seconds,
         )
+
+    async def _membership_client_close(self) -> None:
+        if self._membership_client is not None:
+            client, self._membership_client = self._membership_client, None
+            await client.aclose()
 
     async def _connection_close(self, message: dict) -> None:
         await connection_close_handle(self.connections, message)

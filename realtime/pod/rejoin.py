@@ -30,6 +30,6 @@ async def redis_rejoin(pod: Pod, target: RedisTarget) -> None:
             await redis_connect_logged(target, timeout)
         except RedisUnavailable:
             continue
-        await pod.redis_reached(target)
+        await pod.redis_reached()
         logger.warning("Redis is reachable again: this pod now shares its rooms with the others")
         return

@@ -12,20 +12,25 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis import exceptions as redis_exceptions
-from redis.asyncio import Redis
+from redis.asyncio import RedisCluster
 
+from realtime.redis.clients import RedisClient
 from realtime.redis.errors import (
     RedisProblem,
     RedisUnavailable,
     redis_problem_classify,
+    redis_problem_cluster_unhealthy,
     redis_problem_in_layer,
     redis_problem_invalid_url,
     redis_problem_missing,
 )
 from realtime.redis.probe import layer_roundtrip, redis_classified, redis_connected
-from realtime.redis.url import RedisTarget, RedisUrlSetting
+from realtime.redis.topology import cluster_facts, sentinel_facts
+from realtime.redis.url import RedisMode, RedisTarget, RedisUrlSetting
 
 DEFAULT_TIMEOUT = 5.0
+# Reported only for the topology they belong to.
+_TOPOLOGY_FIELDS = ("master", "sentinels", "quorum", "cluster_state", "shards")
 
 
 @dataclass
@@ -34,6 +39,7 @@ class RedisCheckResult:
 
     healthy: bool = False
     url: str | None = None
+    mode: str | None = None
     ping_ms: float | None = None
     version: str | None = None
     role: str | None = None
@@ -41,6 +47,13 @@ class RedisCheckResult:
     connected_clients: int | None = None
     ops_per_sec: int | None = None
     layer_roundtrip_ms: float | None = None
+    # Sentinel: the master it names, how many sentinels answered, and whether they can fail over.
+    master: str | None = None
+    sentinels: dict[str, int] | None = None
+    quorum: bool | None = None
+    # Redis Cluster: CLUSTER INFO's state and each shard's primary, replicas and health.
+    cluster_state: str | None = None
+    shards: list[dict[str, Any]] | None = None
     info_error: str | None = None
     error: str | None = None
     solution: str | None = None
@@ -50,7 +63,7 @@ class RedisCheckResult:
         """The `--json` object: every documented field, plus error and solution when unhealthy."""
         fields = dataclasses.asdict(self)
         del fields["exit_code"]
-        for optional in ("info_error", "error", "solution"):
+        for optional in (*_TOPOLOGY_FIELDS, "info_error", "error", "solution"):
             if fields[optional] is None:
                 del fields[optional]
         return fields
@@ -77,9 +90,12 @@ async def redis_check(
     if target is None:
         return result.fail(redis_problem_missing())
     result.url = target.masked
+    result.mode = target.mode.value
     in_layer = False
     try:
         async with asyncio.timeout(timeout):
+            if target.mode is RedisMode.SENTINEL:
+                await _sentinels_check(target, timeout, result)
             await _server_check(target, timeout, result)
             in_layer = True
             if roundtrip:
@@ -94,18 +110,37 @@ async def redis_check(
     return result.fail(redis_problem_in_layer(problem) if in_layer else problem)
 
 
+async def _sentinels_check(target: RedisTarget, timeout: float, result: RedisCheckResult) -> None:
+    facts = await sentinel_facts(target, timeout)
+    result.master, result.quorum = facts.master, facts.quorum
+    result.sentinels = {"reachable": facts.reachable, "total": facts.total}
+
+
 async def _server_check(target: RedisTarget, timeout: float, result: RedisCheckResult) -> None:
     async with redis_connected(target, timeout) as client, redis_classified(target):
         started = time.perf_counter()
         await client.ping()  # on the open connection: the latency, not the handshake
         result.ping_ms = _ms(time.perf_counter() - started)
         await _server_info(client, result)
+        if isinstance(client, RedisCluster):
+            await _cluster_check(client, result)
 
 
-async def _server_info(client: Redis, result: RedisCheckResult) -> None:
-    """Fill in what INFO tells; a managed Redis may deny INFO, and the layer does not need it."""
+async def _cluster_check(client: RedisCluster, result: RedisCheckResult) -> None:
+    state, shards = await cluster_facts(client)
+    result.cluster_state, result.shards = state, [shard.as_json() for shard in shards]
+    unhealthy = [
+        shard.primary or "a shard without a primary" for shard in shards if not shard.healthy
+    ]
+    if state != "ok" or unhealthy:
+        raise RedisUnavailable(redis_problem_cluster_unhealthy(state, unhealthy))
+
+
+async def _server_info(client: RedisClient, result: RedisCheckResult) -> None:
+    """Fill in what INFO tells (a cluster's first primary; its memory, clients and ops summed
+    over the primaries); a managed Redis may deny INFO, and the layer does not need it."""
     try:
-        info = await client.info()
+        info = await _info(client)
     except redis_exceptions.NoPermissionError as error:
         result.info_error = f"NOPERM {error}"
         return
@@ -115,6 +150,16 @@ async def _server_info(client: Redis, result: RedisCheckResult) -> None:
     result.used_memory = _int_or_none(info.get("used_memory"))
     result.connected_clients = _int_or_none(info.get("connected_clients"))
     result.ops_per_sec = _int_or_none(info.get("instantaneous_ops_per_sec"))
+
+
+async def _info(client: RedisClient) -> dict[str, Any]:
+    if not isinstance(client, RedisCluster):
+        return await client.info()
+    per_node = list((await client.info(target_nodes=RedisCluster.PRIMARIES)).values())
+    info = dict(per_node[0])
+    for summed in ("used_memory", "connected_clients", "instantaneous_ops_per_sec"):
+        info[summed] = sum(int(node.get(summed, 0)) for node in per_node)
+    return info
 
 
 def _int_or_none(value: object) -> int | None:

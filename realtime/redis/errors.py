@@ -161,6 +161,15 @@ def redis_problem_replica() -> RedisProblem:
     )
 
 
+def redis_problem_cluster_unhealthy(state: str, unhealthy: list[str]) -> RedisProblem:
+    failed = f"; primaries down: {', '.join(unhealthy)}" if unhealthy else ""
+    return RedisProblem(
+        f"Error: Redis Cluster is not healthy: cluster_state:{state}{failed}",
+        "Solution: wait for the cluster to fail over (a replica takes over a failed primary), or "
+        "bring the failed nodes back; `redis-cli --cluster check HOST:PORT` shows each slot",
+    )
+
+
 def redis_problem_not_cluster() -> RedisProblem:
     return RedisProblem(
         "Error: REDIS_URL names a cluster, but the node is not in cluster mode",
@@ -170,28 +179,33 @@ def redis_problem_not_cluster() -> RedisProblem:
 
 
 def _sentinel_problem(text: str, target: RedisTarget) -> RedisProblem:
-    """No sentinel gave a master: each one's error is in `text`, as redis-py collected them."""
-    if "WRONGPASS" in text or "invalid username-password" in text or "invalid password" in text:
-        return RedisProblem(
-            f"Error: WRONGPASS the sentinels at {target.address} refused the password",
-            "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password "
-            "(requirepass in sentinel.conf); the URL's password is the data nodes'",
-        )
-    if "NOAUTH" in text or "Authentication required" in text:
+    """No sentinel gave a master. redis-py keeps only each sentinel's error kind, after " - " in
+    its text ("auth:AuthenticationError", "network:ConnectionError")."""
+    kinds = [part.split(", <redis")[0] for part in text.split(" - ")[1:]]
+    if any("AuthenticationError" in kind for kind in kinds):
+        if target.sentinel_password:
+            return RedisProblem(
+                f"Error: WRONGPASS the sentinels at {target.address} refused "
+                "REDIS_SENTINEL_PASSWORD",
+                "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password "
+                "(requirepass in sentinel.conf); the URL's password is the data nodes'",
+            )
         return RedisProblem(
             f"Error: NOAUTH the sentinels at {target.address} require a password",
-            "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password",
+            "Solution: set REDIS_SENTINEL_PASSWORD to the sentinels' own password "
+            "(requirepass in sentinel.conf)",
         )
-    if "Connection refused" in text or "Error 111" in text:
+    if kinds and all("TimeoutError" in kind for kind in kinds):
+        return RedisProblem(
+            f"Error: connect ETIMEDOUT {target.address}",
+            f"Solution: check that the sentinels at {target.address} are reachable (firewall, "
+            "security group) and listen there",
+        )
+    if kinds:
         return RedisProblem(
             f"Error: connect ECONNREFUSED {target.address}",
             f"Solution: start the sentinels on {target.address}, or fix the hosts and ports "
             "in REDIS_URL (sentinels listen on 26379 by default)",
-        )
-    if "Timeout" in text or "timed out" in text:
-        return RedisProblem(
-            f"Error: connect ETIMEDOUT {target.address}",
-            f"Solution: check that the sentinels at {target.address} are reachable",
         )
     return RedisProblem(
         f"Error: no sentinel at {target.address} knows a master named {target.master_name}",
@@ -206,6 +220,11 @@ def redis_problem_in_layer(problem: RedisProblem) -> RedisProblem:
     return RedisProblem(
         f"Error: channel layer round trip failed: {reason}", problem.solution, problem.exit_code
     )
+
+
+def redis_error_is_read_only(error: BaseException) -> bool:
+    """A write refused because the server is a replica now (a failover happened)."""
+    return any(isinstance(cause, redis_exceptions.ReadOnlyError) for cause in _causes(error))
 
 
 def _causes(error: BaseException) -> Iterator[BaseException]:

@@ -22,7 +22,7 @@ class OutageLog:
         logger: logging.Logger,
         what: str,
         target: RedisTarget | None = None,
-        on_error: Callable[[], None] | None = None,
+        on_error: Callable[[BaseException], None] | None = None,
     ) -> None:
         self.logger = logger
         self.what = what
@@ -35,7 +35,7 @@ class OutageLog:
         """One failed Redis operation, which cost `lost` of the things this log counts."""
         self.failures += lost
         if self.on_error:
-            self.on_error()
+            self.on_error(error)
         if not self.down:
             self.down = True
             self.logger.warning(

@@ -16,6 +16,7 @@ from tests.support.servers import PROJECT_ROOT, free_port, pod_base_env
 SPEC_FIELDS = {
     "healthy": bool,
     "url": str,
+    "mode": str,
     "ping_ms": float,
     "version": str,
     "role": str,
@@ -26,6 +27,7 @@ SPEC_FIELDS = {
 }
 HUMAN_LABELS = [
     "Redis URL",
+    "Mode",
     "PING",
     "Version",
     "Role",
@@ -92,8 +94,9 @@ def test_healthy_human_output(tmp_path: Path, redis_with_password) -> None:
     lines = result.stdout.splitlines()
     assert [line.split(": ", 1)[0] for line in lines[:-1]] == HUMAN_LABELS
     assert lines[0] == f"Redis URL: redis://***@127.0.0.1:{redis_with_password.port}/0"
-    assert lines[3] == "Role: master"
-    assert lines[1].endswith(" ms") and lines[-2].endswith(" ms")
+    assert lines[1] == "Mode: standalone"
+    assert lines[4] == "Role: master"
+    assert lines[2].endswith(" ms") and lines[-2].endswith(" ms")
     assert lines[-1] == "Healthy"
 
 
@@ -104,7 +107,7 @@ def test_healthy_json_has_every_field_typed(tmp_path: Path, redis_with_password)
         assert isinstance(report[field], kind), (field, report[field])
     assert report["url"] == f"redis://***@127.0.0.1:{redis_with_password.port}"
     assert report["version"].startswith(("6.", "7.", "8."))
-    assert report["role"] == "master"
+    assert (report["mode"], report["role"]) == ("standalone", "master")
     assert report["used_memory"] > 0 and report["connected_clients"] >= 1
     # The pub/sub layer polls every 0.1 s: a round trip takes about that long.
     assert report["ping_ms"] > 0 and 0 < report["layer_roundtrip_ms"] < 5000

@@ -58,6 +58,10 @@ def _human_fields(result: RedisCheckResult) -> list[tuple[str, object]]:
 
     return [
         ("Redis URL", result.url),
+        ("Mode", result.mode),
+        ("Master", result.master),
+        ("Sentinels", _sentinels(result.sentinels, result.quorum)),
+        ("Cluster state", result.cluster_state),
         ("PING", unit(result.ping_ms, "ms")),
         ("Version", result.version),
         ("Role", result.role),
@@ -65,7 +69,20 @@ def _human_fields(result: RedisCheckResult) -> list[tuple[str, object]]:
         ("Connected clients", result.connected_clients),
         ("Ops/sec", result.ops_per_sec),
         ("Channel layer round trip", unit(result.layer_roundtrip_ms, "ms")),
+        *((f"Shard {shard['primary']}", _shard(shard)) for shard in result.shards or ()),
     ]
+
+
+def _sentinels(sentinels: dict[str, int] | None, quorum: bool | None) -> str | None:
+    if sentinels is None:
+        return None
+    quorum_text = "quorum reached" if quorum else "NO QUORUM: a failover cannot happen"
+    return f"{sentinels['reachable']} of {sentinels['total']} reachable, {quorum_text}"
+
+
+def _shard(shard: dict[str, Any]) -> str:
+    health = "healthy" if shard["healthy"] else "PRIMARY DOWN"
+    return f"primary with {shard['replicas']} replica(s), {health}"
 
 
 def _bytes(count: int) -> str:

@@ -174,7 +174,8 @@ def test_sentinel_urls_parse(url, nodes, db, master_name, masked) -> None:
     assert target.mode is RedisMode.SENTINEL
     assert (target.nodes, target.db, target.master_name) == (nodes, db, master_name)
     assert target.masked == masked
-    assert target.sentinel_kwargs() == {"password": "sentinel secret"}
+    assert target.sentinel_kwargs()["password"] == "sentinel secret"
+    assert target.sentinel_kwargs()["retry"].get_retries() == 0
     assert "sentinel secret" not in repr(target)
 
 
