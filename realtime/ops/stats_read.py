@@ -14,15 +14,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from redis.asyncio import Redis
-
 from realtime.config import RealtimeConfig
 from realtime.ops.stats import busiest, stats_snapshot_unstarted
 from realtime.ops.stats_publish import HISTORY_SECONDS
 from realtime.pod.layers import LayerName, layer_in_use
 from realtime.pod.lifecycle import pods_running
 from realtime.redis.check import RedisCheckResult, redis_check
-from realtime.redis.clients import redis_client
+from realtime.redis.clients import RedisClient, redis_client
 from realtime.redis.errors import redis_problem_classify
 from realtime.redis.keys import STATS_PODS_KEY, stats_history_key, stats_key
 
@@ -78,7 +76,7 @@ async def stats_overview(
     return overview
 
 
-async def snapshots_read(client: Redis) -> tuple[list[dict[str, Any]], History]:
+async def snapshots_read(client: RedisClient) -> tuple[list[dict[str, Any]], History]:
     """Live pods' snapshots (expired keys are dead pods) and an hour of history per pod."""
     hour_ago = time.time() - HISTORY_SECONDS
     pod_ids = [
@@ -86,11 +84,14 @@ async def snapshots_read(client: Redis) -> tuple[list[dict[str, Any]], History]:
     ]
     if not pod_ids:
         return [], {}
+    # GETs, not one MGET: redis-py's cluster pipeline refuses MGET; one round trip either way.
     async with client.pipeline(transaction=False) as pipe:
-        pipe.mget([stats_key(pod_id) for pod_id in pod_ids])
+        for pod_id in pod_ids:
+            pipe.get(stats_key(pod_id))
         for pod_id in pod_ids:
             pipe.zrangebyscore(stats_history_key(pod_id), hour_ago, "+inf")
-        raw, *histories = await pipe.execute()
+        replies = await pipe.execute()
+    raw, histories = replies[: len(pod_ids)], replies[len(pod_ids) :]
     pods = sorted((json.loads(item) for item in raw if item), key=_pod_order)
     history = {
         pod_id: [_point(member) for member in members]

@@ -14,10 +14,12 @@ from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
+from channels.layers import BaseChannelLayer
 from redis.asyncio.client import PubSub
-from redis.asyncio.cluster import ClusterPubSub
+from redis.asyncio.cluster import ClusterPubSub, RedisCluster
 
 from realtime.redis.clients import RedisClient, redis_client
+from realtime.redis.cluster_layer import RedisClusterChannelLayer
 from realtime.redis.errors import RedisUnavailable, redis_problem_classify
 from realtime.redis.keys import PROBE_PREFIX
 from realtime.redis.layer import redis_layer_new
@@ -56,10 +58,13 @@ async def redis_connected(target: RedisTarget, timeout: float) -> AsyncIterator[
 async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator[PubSub]:
     """A pub/sub connection whose SUBSCRIBE Redis has confirmed."""
     client = redis_client(target, timeout)
-    pubsub = client.pubsub()
     channel = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+    pubsub: PubSub | None = None
     try:
         async with redis_classified(target), asyncio.timeout(timeout):
+            if isinstance(client, RedisCluster):
+                await client.initialize()  # ClusterPubSub routes by the slot map it reads here
+            pubsub = client.pubsub()
             if isinstance(pubsub, ClusterPubSub):  # the layer's sharded pub/sub, on its shard
                 await pubsub.ssubscribe(channel)
                 while await pubsub.get_sharded_message(timeout=timeout) is None:
@@ -70,28 +75,50 @@ async def redis_subscribed(target: RedisTarget, timeout: float) -> AsyncIterator
                     pass
         yield pubsub
     finally:
-        await pubsub.aclose()
+        if pubsub is not None:
+            await pubsub.aclose()
         await client.aclose()
 
 
 async def layer_roundtrip(target: RedisTarget, timeout: float) -> float:
-    """Send to a group from one instance of the configured layer, receive on another; seconds."""
+    """Send to a group from one instance of the configured layer, receive on another (on a
+    cluster, a group on every shard); seconds."""
     sender, receiver = redis_layer_new(target), redis_layer_new(target)
-    group = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
     with _layer_errors_caught() as layer_errors:
         try:
             async with redis_classified(target), asyncio.timeout(timeout):
+                groups = await _probe_groups(target, receiver, timeout)
                 channel = await receiver.new_channel()
-                await receiver.group_add(group, channel)
+                for group in groups:
+                    await receiver.group_add(group, channel)
                 started = time.perf_counter()
-                await sender.group_send(group, {"type": "probe"})
-                message = await layer_errors.first(receiver.receive(channel))
-                if message.get("type") != "probe":
-                    raise RuntimeError(f"expected the probe message back, got {message!r}")
+                for group in groups:
+                    await sender.group_send(group, {"type": "probe", "group": group})
+                for _ in groups:
+                    message = await layer_errors.first(receiver.receive(channel))
+                    if message.get("type") != "probe" or message.get("group") not in groups:
+                        raise RuntimeError(f"expected the probe message back, got {message!r}")
                 return time.perf_counter() - started
         finally:
             await sender.flush()
             await receiver.flush()
+
+
+async def _probe_groups(target: RedisTarget, layer: BaseChannelLayer, timeout: float) -> list[str]:
+    """One probe group, or on a cluster one whose shard channel each primary owns."""
+    if not isinstance(layer, RedisClusterChannelLayer):
+        return [f"{PROBE_PREFIX}{uuid.uuid4().hex}"]
+    client = redis_client(target, timeout)
+    try:
+        await client.initialize()
+        by_primary: dict[str, str] = {}
+        primaries = len(client.get_primaries())
+        while len(by_primary) < primaries:  # random names: a few tries per shard
+            group = f"{PROBE_PREFIX}{uuid.uuid4().hex}"
+            by_primary.setdefault(client.get_node_from_key(layer.group_key(group)).name, group)
+        return list(by_primary.values())
+    finally:
+        await client.aclose()
 
 
 class _LayerErrors(logging.Handler):
