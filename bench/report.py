@@ -28,6 +28,15 @@ STEP_COLUMNS = [
 # The product through /ws/ and through /socket.io/, then the Node reference: the last is what
 # every ratio divides by.
 STACKS = ["product", "product-sio", "reference"]
+
+
+def stacks_run(cluster: bool) -> list[str]:
+    """The stacks of a run in table order; product-cluster (bench/run.py --cluster) before the
+    reference, which stays last."""
+    *products, reference = STACKS
+    return [*products, *(["product-cluster"] if cluster else []), reference]
+
+
 # The stack whose fanout best stands beside each adapter's ceiling.
 CEILING_STACKS = {"product": "product", "socketio": "reference"}
 
@@ -102,7 +111,8 @@ def markdown(results: dict) -> str:
         f"{meta['date']}, {meta['cpus']} CPUs, load average at start {meta['loadavg']}; "
         f"{meta['seconds']:g} s per step, median of {meta['runs']} runs, "
         f"{meta['processes']} generator process(es) per stack.",
-        f"product: {meta['product']}; reference: {meta['reference']}.",
+        f"product: {meta['product']}; reference: {meta['reference']}."
+        + (f" product-cluster: {meta['cluster']}." if meta.get("cluster") else ""),
         "",
         "## Summary",
         "",

@@ -6,6 +6,7 @@ run by CI.
     .venv/bin/python bench/run.py            # the full run (about 20 minutes)
     .venv/bin/python bench/run.py --quick    # a smoke run: a few seconds per step
     .venv/bin/python bench/run.py --only fanout,rooms --max-room 1000
+    .venv/bin/python bench/run.py --cluster    # and /ws/ pods on a 3-master Redis Cluster
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench import report, scenarios
 from bench.generator import Stack
 from bench.procs import NodeServer, nofile_raise, npm_ci
+from tests.support.redis_cluster import RedisClusterServers
 from tests.support.servers import DaphnePod, RedisServer
 
 SCENARIOS = ["idle", "fanout", "rooms", "scale", "ceiling"]
@@ -66,10 +68,13 @@ PRODUCT_SERVERS = {
 }
 
 
-def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Stack], list[Stack]]:
+def start_stacks(
+    stack: ExitStack, workdir: Path, server: str, cluster: bool
+) -> tuple[list[Stack], list[Stack]]:
     """redis-server, 2 product pods for /ws/ and 2 for /socket.io/, 2 reference pods, and the
-    echo server for the ceiling. Each stack has pods of its own: on shared pods, one stack's
-    members would take CPU and memory in the other's figures."""
+    echo server for the ceiling; with `cluster`, 2 more /ws/ pods on a 3-master Redis Cluster.
+    Each stack has pods of its own: on shared pods, one stack's members would take CPU and
+    memory in the other's figures."""
     redis = RedisServer(workdir / "redis").start()
     stack.callback(redis.stop)
     redis_pid = redis.process.pid
@@ -96,6 +101,7 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
         process.wait_listening()
     echo_http = f"http://127.0.0.1:{echo.port}"
     echo_pid = [echo.process.pid]
+    clustered = _cluster_stack(stack, workdir, server) if cluster else []
     return [
         Stack(
             "product",
@@ -112,6 +118,7 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
             [p.process.pid for p in sio_pods],
             [redis_pid],
         ),
+        *clustered,
         Stack(
             "reference",
             "socketio",
@@ -125,6 +132,29 @@ def start_stacks(stack: ExitStack, workdir: Path, server: str) -> tuple[list[Sta
     ]
 
 
+def _cluster_stack(stack: ExitStack, workdir: Path, server: str) -> list[Stack]:
+    """2 /ws/ pods on 3 masters; the rooms scenario's rooms hash over all three shards."""
+    cluster = RedisClusterServers(workdir / "cluster", masters=3).start()
+    stack.callback(cluster.stop)
+    env = {"REDIS_URL": cluster.url(), **PRODUCT_ENV}
+    pods = [DaphnePod(workdir, env, f"product-cluster-{n}") for n in (1, 2)]
+    for pod in pods:
+        pod.start(module=PRODUCT_SERVERS[server])
+        stack.callback(pod.stop)
+    for pod in pods:
+        pod.wait_listening()
+    node_pids = [process.pid for process in cluster.processes.values()]
+    return [
+        Stack(
+            "product-cluster",
+            "product",
+            [p.ws_url for p in pods],
+            [p.process.pid for p in pods],
+            node_pids,
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="a smoke run, a few s per step")
@@ -132,6 +162,9 @@ def main() -> None:
     parser.add_argument("--max-room", type=int, default=10000, help="largest room in scale")
     parser.add_argument("--rates", help="fanout emits/s instead of the default steps, e.g. 600,800")
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
+    parser.add_argument(
+        "--cluster", action="store_true", help="add /ws/ pods on a 3-master Redis Cluster"
+    )
     parser.add_argument(
         "--server", choices=PRODUCT_SERVERS, default="daphne", help="how the product pods run"
     )
@@ -150,15 +183,18 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "loadavg": " ".join(f"{x:.2f}" for x in os.getloadavg()),
             "open_files_limit": nofile,
-            "stacks": report.STACKS,
+            "stacks": report.stacks_run(args.cluster),
             "product": f"2 pods ({args.server}, murror.asgi:application) for /ws/ and 2 for "
             "/socket.io/, REDIS_URL db 0",
+            "cluster": "2 more /ws/ pods on a 3-master Redis Cluster (redis+cluster://)"
+            if args.cluster
+            else None,
             "reference": "2 node server.js pods (socket.io 4.8 + @socket.io/redis-adapter 8.3)",
             **settings.__dict__,
         }
     }
     with tempfile.TemporaryDirectory() as workdir, ExitStack() as stack:
-        stacks, echo_stacks = start_stacks(stack, Path(workdir), args.server)
+        stacks, echo_stacks = start_stacks(stack, Path(workdir), args.server, args.cluster)
         for name in chosen:
             print(f"{name}:", flush=True)
             if name == "ceiling":
