@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,10 +27,17 @@ from tests.support.delivery import (
     delivery_back,
 )
 from tests.support.redis_cluster import RedisClusterServers
-from tests.support.servers import DaphnePod, async_wait_for, manage_py, pods_serving
+from tests.support.servers import (
+    PROJECT_ROOT,
+    DaphnePod,
+    async_wait_for,
+    manage_py,
+    pods_serving,
+)
 from tests.support.ws_client import WsClient
 
 PASSWORD = "clu/ster@pw%"
+ACL_USER, ACL_PASSWORD = "murror-app", "least-privilege"
 # The layer's shard channel names, as every pod computes them.
 NAMES = RedisClusterChannelLayer(nodes=["127.0.0.1:1"], prefix=LAYER_PREFIX)
 
@@ -165,3 +173,42 @@ async def test_delivery_and_counts_come_back_after_a_master_is_killed(tmp_path: 
             await bob.close()
     finally:
         cluster.stop()
+
+
+def documented_cluster_acl() -> list[str]:
+    """The least-privilege rules of docs/operations.md, then the cluster's own of
+    docs/redis-topologies.md."""
+    docs = PROJECT_ROOT / "docs"
+    rules = []
+    for page, head in (("operations.md", "on >PASSWORD "), ("redis-topologies.md", "")):
+        text = (docs / page).read_text()
+        (line,) = re.findall(rf"^ACL SETUSER murror-app {head}(.+)$", text, re.MULTILINE)
+        rules += line.split()
+    return rules
+
+
+async def test_the_documented_cluster_acl_is_enough(tmp_path: Path, cluster) -> None:
+    for port in cluster.ports:
+        with cluster.client(port) as admin:
+            admin.execute_command("ACL", "SETUSER", ACL_USER, "on", f">{ACL_PASSWORD}")
+            admin.execute_command("ACL", "SETUSER", ACL_USER, *documented_cluster_acl())
+            admin.execute_command("ACL", "LOG", "RESET")
+    nodes = cluster.url().split("@", 1)[1]
+    env = {"REDIS_URL": f"redis+cluster://{ACL_USER}:{ACL_PASSWORD}@{nodes}"}
+    room = room_on(cluster, cluster.ports[2], "acl")
+    with pods_serving(tmp_path, env | {"REALTIME_STATS_SECONDS": "1"}, ["acl-1", "acl-2"]) as pods:
+        clients = await clients_in_room(pods, room)
+        emitted = await asyncio.to_thread(manage_py, tmp_path, env, "emit", room, "notice", "{}")
+        assert emitted.returncode == 0, emitted.stderr
+        for client in clients:
+            while (await client.receive())["event"] != "notice":
+                pass
+        checked = await asyncio.to_thread(manage_py, tmp_path, env, "check_redis", "--json")
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+        for client in clients:
+            await client.close()
+    for pod in pods:
+        assert "NOPERM" not in pod.log(), pod.log()
+    for port in cluster.ports:
+        with cluster.client(port) as admin:
+            assert admin.execute_command("ACL", "LOG") == [], f"refused on node {port}"

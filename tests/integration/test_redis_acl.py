@@ -9,6 +9,8 @@ import json
 import re
 import signal
 
+import redis
+
 from realtime.ops.stats_read import snapshots_read
 from realtime.redis.clients import redis_client
 from realtime.redis.url import redis_target_parse
@@ -29,6 +31,17 @@ def documented_acl() -> list[str]:
     text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
     (line,) = re.findall(r"^ACL SETUSER murror-app on >PASSWORD (.+)$", text, re.MULTILINE)
     return line.split()
+
+
+def acl_refusals(admin: redis.Redis) -> set[str]:
+    """What ACL LOG says was refused: `command:NAME`, `key:NAME`, `channel:NAME`."""
+    refusals = set()
+    for entry in admin.execute_command("ACL", "LOG"):
+        fields = (
+            entry if isinstance(entry, dict) else dict(zip(entry[::2], entry[1::2], strict=True))
+        )
+        refusals.add(f"{fields[b'reason'].decode()}:{fields[b'object'].decode()}")
+    return refusals
 
 
 async def test_the_documented_acl_is_enough_for_everything(tmp_path) -> None:
@@ -83,5 +96,8 @@ async def test_the_documented_acl_is_enough_for_everything(tmp_path) -> None:
         assert re.search(r"^murror_redis_errors_total\{[^}]*\} 0\.0$", metrics, re.MULTILINE), (
             metrics
         )
+        # Redis's own record of every refused command, the clean stop's included.
+        with server.client() as admin:
+            assert acl_refusals(admin) == set()
     finally:
         server.stop()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import ssl
+from pathlib import Path
 
 import pytest
 
@@ -199,3 +201,24 @@ def test_a_plain_url_is_standalone_with_its_one_node() -> None:
         None,
     )
     assert target.sentinel_password is None
+
+
+def documented_urls() -> list[str]:
+    """Every concrete REDIS_URL the docs show: not the forms with [optional] parts, `...` or
+    `host:port`, the masked ones, or the malformed example (`notaport`)."""
+    docs = Path(__file__).resolve().parents[3] / "docs"
+    text = (docs / "operations.md").read_text() + (docs / "redis-topologies.md").read_text()
+    urls = re.findall(r"(?:`|REDIS_URL=')(rediss?(?:\+\w+)?://[^`'\s]+)", text)
+    placeholders = ("[", "...", ":port", "***", "notaport")
+    return sorted({url for url in urls if not any(part in url for part in placeholders)})
+
+
+@pytest.mark.parametrize("url", documented_urls())
+def test_every_url_the_docs_show_parses(url: str) -> None:
+    target = redis_target_parse(url)
+    assert target.password is None or target.password not in target.masked
+
+
+def test_the_docs_show_every_topology() -> None:
+    modes = {redis_target_parse(url).mode for url in documented_urls()}
+    assert modes == set(RedisMode)
