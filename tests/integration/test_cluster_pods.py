@@ -18,6 +18,7 @@ from realtime.pod.startup import FALLBACK_MESSAGE
 from realtime.redis.clients import redis_client
 from realtime.redis.cluster_layer import RedisClusterChannelLayer
 from realtime.redis.keys import LAYER_PREFIX, room_group
+from realtime.redis.layer import redis_layer_new
 from realtime.redis.url import redis_target_parse
 from tests.support.delivery import (
     RECOVERY_SECONDS,
@@ -125,6 +126,25 @@ async def test_stats_of_both_pods_read_from_the_cluster(pods, cluster) -> None:
         await async_wait_for(both_published, 10, "both pods' stats snapshots")
     finally:
         await client.aclose()
+
+
+async def test_group_send_from_plain_channels_code_reaches_both_pods(pods, cluster) -> None:
+    """The product's cluster layer is a Channels layer: a worker's `group_send` on a room's
+    group reaches the room's members on every pod, whichever shard the room is on."""
+    layer = redis_layer_new(redis_target_parse(cluster.url()))
+    try:
+        for master in cluster.ports:
+            room = room_on(cluster, master, "plain")
+            members = [await WsClient.connect(pod.ws_url) for pod in pods]
+            for member in members:
+                await member.join(room)
+            message = {"type": "room.event", "room": room, "event": "from-worker", "data": master}
+            await layer.group_send(room_group(room), message)
+            for member in members:
+                assert (await member.receive())["data"] == master
+                await member.close()
+    finally:
+        await layer.flush()
 
 
 def test_check_redis_reports_the_cluster_and_goes_through_every_shard(cluster) -> None:
