@@ -10,6 +10,7 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,10 +30,12 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterSe
     servers.stop()
 
 
-@pytest.fixture(scope="module")
-def replicated_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterServers]:
-    """3 masters and a replica each, with a password, for the failover tests."""
-    workdir = tmp_path_factory.mktemp("cluster-replicated")
+@pytest.fixture
+def replicated_cluster(tmp_path: Path) -> Iterator[RedisClusterServers]:
+    """3 masters and a replica each, with a password: a cluster per failover test, as Redis 7.0
+    may leave a shard without a master when it fails over again seconds after the last time
+    (tests/support/redis_cluster.py)."""
+    workdir = tmp_path / "cluster-replicated"
     servers = RedisClusterServers(workdir, masters=3, replicas=1, password="cluster pw").start()
     yield servers
     servers.stop()
@@ -330,21 +333,21 @@ async def test_delivery_comes_back_after_the_master_is_killed(
 ) -> None:
     cluster = replicated_cluster
     async with two_pods_in_a_group(cluster) as (sender, group, inbox, master):
-        try:
-            cluster.kill(master)
-            took = await sent_until_received(
-                partial(sender.group_send, group), inbox, FAILOVER_RECOVERY
-            )
-            assert cluster.master_for_key(sender.group_key(group)) != master
-            print(f"delivery back {took:.1f} s after the master was killed")
-        finally:
-            await asyncio.to_thread(cluster.restart, master)
+        cluster.kill(master)
+        took = await sent_until_received(
+            partial(sender.group_send, group), inbox, FAILOVER_RECOVERY
+        )
+        assert cluster.master_for_key(sender.group_key(group)) != master
+        print(f"delivery back {took:.1f} s after the master was killed")
 
 
 async def test_delivery_comes_back_after_the_master_is_demoted(
     replicated_cluster: RedisClusterServers,
 ) -> None:
-    """CLUSTER FAILOVER: the old master stays up as a replica and drops our SSUBSCRIBE."""
+    """CLUSTER FAILOVER: the old master stays up as a replica and drops our SSUBSCRIBE.
+
+    The SPEC's 10 s count from when Redis reports the replica promoted: before that nothing has
+    failed (the old master only pauses writes while its replica catches up)."""
     cluster = replicated_cluster
     async with two_pods_in_a_group(cluster) as (sender, group, inbox, master):
         await asyncio.to_thread(cluster.failover, master)
@@ -360,10 +363,7 @@ async def test_the_pod_channel_follows_its_master(replicated_cluster: RedisClust
         master = cluster.master_for_key(receiver.channel_key(channel))
         async with inbox_of(receiver, channel) as inbox:
             cluster.kill(master)
-            try:
-                await sent_until_received(partial(sender.send, channel), inbox, FAILOVER_RECOVERY)
-            finally:
-                await asyncio.to_thread(cluster.restart, master)
+            await sent_until_received(partial(sender.send, channel), inbox, FAILOVER_RECOVERY)
     finally:
         await receiver.flush()
         await sender.flush()
