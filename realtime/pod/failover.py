@@ -91,7 +91,11 @@ class PrimaryWatch:
                 continue
             if why:
                 logger.warning("%s: reconnecting this pod's Redis connections", why)
-                await self.reconnect(why)
+                try:
+                    await self.reconnect(why)
+                except Exception as error:  # the new primary not reachable yet: next second
+                    logger.warning("Reconnecting to Redis failed: %r", error)
+                    continue
                 await self.witness_open()
 
     async def _primary_moved(self) -> str | None:
