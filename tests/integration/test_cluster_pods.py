@@ -39,6 +39,9 @@ from tests.support.ws_client import WsClient
 
 PASSWORD = "clu/ster@pw%"
 ACL_USER, ACL_PASSWORD = "murror-app", "least-privilege"
+# Start-up's round trip goes through every shard: more than the tests' usual 2 s on a loaded
+# machine (the shipped default is 5 s too).
+CONNECT = {"REDIS_CONNECT_TIMEOUT": "5"}
 # The layer's shard channel names, as every pod computes them.
 NAMES = RedisClusterChannelLayer(nodes=["127.0.0.1:1"], prefix=LAYER_PREFIX)
 
@@ -55,7 +58,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClusterSe
 @pytest.fixture(scope="module")
 def pods(tmp_path_factory: pytest.TempPathFactory, cluster) -> Iterator[list[DaphnePod]]:
     workdir = tmp_path_factory.mktemp("cluster-pods")
-    env = {"REDIS_URL": cluster.url(), "REALTIME_STATS_SECONDS": "1"}
+    env = {"REDIS_URL": cluster.url(), "REALTIME_STATS_SECONDS": "1", **CONNECT}
     with pods_serving(workdir, env, ["pod-1", "pod-2"]) as pair:
         yield pair
 
@@ -178,7 +181,7 @@ async def test_delivery_and_counts_come_back_after_a_master_is_killed(tmp_path: 
     cluster.start()
     try:
         room = room_on(cluster, cluster.master_for_slot(0), "through-failover")
-        env = {"REDIS_URL": cluster.url()}
+        env = {"REDIS_URL": cluster.url(), **CONNECT}
         with pods_serving(tmp_path, env, ["pod-a", "pod-b"]) as pods:
             alice, bob = await clients_in_room(pods, room)
             killed = time.monotonic()
@@ -214,7 +217,7 @@ async def test_the_documented_cluster_acl_is_enough(tmp_path: Path, cluster) -> 
             admin.execute_command("ACL", "SETUSER", ACL_USER, *documented_cluster_acl())
             admin.execute_command("ACL", "LOG", "RESET")
     nodes = cluster.url().split("@", 1)[1]
-    env = {"REDIS_URL": f"redis+cluster://{ACL_USER}:{ACL_PASSWORD}@{nodes}"}
+    env = {"REDIS_URL": f"redis+cluster://{ACL_USER}:{ACL_PASSWORD}@{nodes}", **CONNECT}
     room = room_on(cluster, cluster.ports[2], "acl")
     with pods_serving(tmp_path, env | {"REALTIME_STATS_SECONDS": "1"}, ["acl-1", "acl-2"]) as pods:
         clients = await clients_in_room(pods, room)
